@@ -1,0 +1,408 @@
+"""The `controlroom` command.
+
+Every subcommand takes `--db` (env `CONTROLROOM_DB`), `--agents` and `--policies`. Errors an
+operator can act on are printed as one line, `error: ...`, with a non-zero exit; a traceback
+means a bug. Commands that change agents are delivered through the database, so they work
+whether or not a supervisor is running, and from any SSH session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from controlroom.clock import SystemClock
+from controlroom.domain.events import JournalEntry
+from controlroom.domain.models import AgentRecord
+from controlroom.domain.specs import AgentSpec
+from controlroom.errors import ControlRoomError, UnknownAgent
+from controlroom.runtime.bench import benchmark
+from controlroom.runtime.loader import load_agents
+from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
+from controlroom.store import queries
+from controlroom.store.database import Database, open_database
+from controlroom.store.inbox import enqueue_command, submit_agent
+from controlroom.store.lease import owner_is_live, read_lease
+
+T = TypeVar("T")
+_CLOCK = SystemClock()
+
+
+@dataclass(frozen=True)
+class Paths:
+    db: Path
+    agents: Path
+    policies: Path | None
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every subcommand shares."""
+    fn = click.option(
+        "--policies",
+        "policies",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Policy directory (default ./policies).",
+    )(fn)
+    fn = click.option(
+        "--agents",
+        "agents_dir",
+        type=click.Path(path_type=Path),
+        default=Path("agents"),
+        show_default=True,
+        help="Directory of agent definition modules.",
+    )(fn)
+    fn = click.option(
+        "--db",
+        "db",
+        type=click.Path(path_type=Path),
+        envvar="CONTROLROOM_DB",
+        default=Path("controlroom.db"),
+        show_default=True,
+        help="Database file (env CONTROLROOM_DB).",
+    )(fn)
+    return fn
+
+
+def _paths(db: Path, agents_dir: Path, policies: Path | None) -> Paths:
+    if policies is not None and not policies.is_dir():
+        raise ControlRoomError(f"{policies}: policies directory does not exist")
+    return Paths(db, agents_dir, policies)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; turn operator-facing errors into one line and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except ControlRoomError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ControlRoomError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="controlroom")
+def main() -> None:
+    """Control Room: run LLM agents durably and watch them from a terminal."""
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+@main.command()
+@_common
+@click.option(
+    "--exit-when-idle",
+    is_flag=True,
+    help="Exit once no agent is running or queued (batch jobs, tests).",
+)
+@click.option(
+    "--synchronous",
+    type=click.Choice(["FULL", "NORMAL"]),
+    default="FULL",
+    show_default=True,
+    help="SQLite synchronous level (FULL survives power loss).",
+)
+@_fails_cleanly
+def run(
+    db: Path, agents_dir: Path, policies: Path | None, exit_when_idle: bool, synchronous: str
+) -> None:
+    """Run the supervisor headless, printing one JSON object per journal event."""
+    paths = _paths(db, agents_dir, policies)
+    agents = load_agents(paths.agents)
+    code = _run(_serve(paths, agents, exit_when_idle, synchronous, _print_json_line))
+    sys.exit(code)
+
+
+def _print_json_line(entry: JournalEntry) -> None:
+    sys.stdout.write(json.dumps(entry.as_log_record(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+async def _serve(
+    paths: Paths,
+    agents: dict[str, AgentSpec],
+    exit_when_idle: bool,
+    synchronous: str,
+    show: Callable[[JournalEntry], None],
+) -> int:
+    db = await open_database(paths.db, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
+    try:
+        supervisor = Supervisor(
+            db, agents, clock=_CLOCK, options=SupervisorOptions(exit_when_idle=exit_when_idle)
+        )
+        subscription = supervisor.bus.subscribe()
+
+        async def printer() -> None:
+            while True:
+                show(await subscription.get())
+
+        printing = asyncio.create_task(printer())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, supervisor.request_stop, f"signal {sig.name}")
+        await supervisor.start()
+        await supervisor.wait()
+        await supervisor.stop()
+        while not subscription.queue.empty():
+            show(subscription.queue.get_nowait())
+        printing.cancel()
+        fatal = supervisor.fatal_error
+        if fatal is not None:
+            click.echo(f"error: supervisor stopped: {fatal}", err=True)
+            return 1
+        return 0
+    finally:
+        await db.close()
+
+
+# -- submit / status --------------------------------------------------------------------------
+
+
+@main.command()
+@_common
+@click.argument("agent_name", metavar="AGENT")
+@click.argument("task")
+@click.option("--user", default=None, help="Who the task is for (default: your OS user).")
+@click.option(
+    "--budget",
+    "budget",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Budget for this task in USD.",
+)
+@_fails_cleanly
+def submit(
+    db: Path,
+    agents_dir: Path,
+    policies: Path | None,
+    agent_name: str,
+    task: str,
+    user: str | None,
+    budget: float | None,
+) -> None:
+    """Queue TASK for AGENT; a running supervisor picks it up, or the next one started."""
+    paths = _paths(db, agents_dir, policies)
+    agents = load_agents(paths.agents)
+    if agent_name not in agents:
+        known = ", ".join(sorted(agents)) or "none"
+        raise UnknownAgent(f"unknown agent {agent_name!r} in {paths.agents} (defined: {known})")
+    if not task.strip():
+        raise ControlRoomError("task text is empty")
+
+    async def go() -> AgentRecord:
+        database = await open_database(paths.db, integrity_check=False)
+        try:
+            return await submit_agent(
+                database, agent_name, task, user or _os_user(), budget, _CLOCK.now_ms()
+            )
+        finally:
+            await database.close()
+
+    record = _run(go())
+    click.echo(record.id)
+
+
+@main.command()
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_fails_cleanly
+def status(db: Path, agents_dir: Path, policies: Path | None, as_json: bool) -> None:
+    """Show every agent: status, step, and why it stopped."""
+    paths = _paths(db, agents_dir, policies)
+
+    async def go() -> tuple[list[AgentRecord], str]:
+        database = await open_database(paths.db, create=False, integrity_check=False)
+        try:
+            return await queries.list_agents(database), await _owner_line(database)
+        finally:
+            await database.close()
+
+    records, owner = _run(go())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"supervisor": owner, "agents": [r.model_dump(mode="json") for r in records]},
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"supervisor: {owner}")
+    if not records:
+        click.echo("no agents")
+        return
+    click.echo(_table(records))
+
+
+def _table(records: list[AgentRecord]) -> str:
+    header = ("ID", "AGENT", "STATUS", "STEP", "UPDATED", "NOTE")
+    rows = [header] + [
+        (
+            r.id,
+            r.agent,
+            r.status.value,
+            str(r.step),
+            _local_time(r.updated_ms),
+            _one_line(r.error or r.result or r.task),
+        )
+        for r in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]))
+    return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    flat = "".join(ch if ch.isprintable() else "?" for ch in flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _local_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def _owner_line(database: Database) -> str:
+    owner = await read_lease(database)
+    if owner is None:
+        return "none running"
+    if owner_is_live(owner, socket.gethostname(), _CLOCK.now_ms()):
+        return f"running ({owner.describe()})"
+    return f"not running (last: {owner.describe()})"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+# -- operator commands ------------------------------------------------------------------------
+
+
+def _operator_command(name: str, help_text: str, takes_target: bool = True) -> None:
+    @main.command(name=name, help=help_text)
+    @_common
+    @click.option("--as", "operator", default=None, help="Operator name (default: OS user).")
+    @click.option(
+        "--wait",
+        "wait_s",
+        type=float,
+        default=10.0,
+        show_default=True,
+        help="Seconds to wait for a running supervisor to apply it.",
+    )
+    @_fails_cleanly
+    def command(
+        db: Path,
+        agents_dir: Path,
+        policies: Path | None,
+        operator: str | None,
+        wait_s: float,
+        target: str = "*",
+    ) -> None:
+        paths = _paths(db, agents_dir, policies)
+        click.echo(_run(_deliver(paths, name, target, operator or _os_user(), wait_s)))
+
+    if takes_target:
+        click.argument("target", metavar="AGENT")(command)
+
+
+async def _deliver(paths: Paths, name: str, target: str, operator: str, wait_s: float) -> str:
+    database = await open_database(paths.db, create=False, integrity_check=False)
+    try:
+        if target != "*" and not any(
+            r.id == target or r.agent == target for r in await queries.list_agents(database)
+        ):
+            raise UnknownAgent(f"no agent {target!r} in {paths.db}")
+        command_id = await enqueue_command(database, name, target, operator, _CLOCK.now_ms())
+        owner = await read_lease(database)
+        if owner is None or not owner_is_live(owner, socket.gethostname(), _CLOCK.now_ms()):
+            return f"queued {name} {target} (#{command_id}): applied when a supervisor starts"
+        deadline = _CLOCK.monotonic() + wait_s
+        while _CLOCK.monotonic() < deadline:
+            state, outcome = await queries.command_outcome(database, command_id)
+            if state == "applied":
+                return outcome or "applied"
+            await asyncio.sleep(0.1)
+        return f"queued {name} {target} (#{command_id}); the supervisor has not applied it yet"
+    finally:
+        await database.close()
+
+
+_operator_command("pause", "Pause AGENT (an id, or a name for all its agents) at its next step.")
+_operator_command("resume", "Resume a paused AGENT from its checkpoint.")
+_operator_command(
+    "terminate", "Stop AGENT and roll back what it created (compensations, newest first)."
+)
+_operator_command("kill-switch", "Pause every agent now.", takes_target=False)
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--agents",
+    "agent_count",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Agents running concurrently.",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Steps per agent."
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Database file to create (default: a temporary file).",
+)
+@click.option(
+    "--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(agent_count: int, steps: int, db: Path | None, synchronous: str, as_json: bool) -> None:
+    """Durability benchmark: N agents x S steps, each a model turn and a side-effecting call."""
+    if db is not None and db.exists():
+        click.echo(f"error: {db}: exists; the benchmark needs a new database file", err=True)
+        sys.exit(1)
+    result = benchmark(agent_count, steps, db, "FULL" if synchronous == "FULL" else "NORMAL")
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:>16}  {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Typed journal events: each is a fact, named in the past tense.
+
+The runtime journals these and publishes the very same objects after they are durable, so
+the UI and the JSON log show exactly what the database holds. `kind` is the stored
+discriminator; payload fields are stored as JSON in `events.data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from controlroom.domain.models import ToolCall, Usage
+
+
+class Event(BaseModel):
+    """Base of every journal event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ClassVar[str] = ""
+
+
+class AgentSubmitted(Event):
+    kind: ClassVar[str] = "agent_submitted"
+    agent: str
+    task: str
+    user: str
+    budget_usd: float | None = None
+
+
+class AgentStarted(Event):
+    kind: ClassVar[str] = "agent_started"
+    resumed: bool
+    step: int
+
+
+class ModelTurnRecorded(Event):
+    kind: ClassVar[str] = "model_turn"
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage
+
+
+class ModelTurnFailed(Event):
+    kind: ClassVar[str] = "model_turn_failed"
+    attempt: int
+    error: str
+
+
+class ToolCallDenied(Event):
+    kind: ClassVar[str] = "tool_call_denied"
+    call_id: str
+    tool: str
+    reason: str
+
+
+class ToolCallStarted(Event):
+    kind: ClassVar[str] = "tool_call_started"
+    call_id: str
+    tool: str
+    key: str
+    arguments: dict[str, Any]
+
+
+class ToolCallSucceeded(Event):
+    kind: ClassVar[str] = "tool_call_succeeded"
+    call_id: str
+    tool: str
+    key: str
+    result: str
+    reconciled: bool = False
+
+
+class ToolCallFailed(Event):
+    """A failed attempt; `final` means no retry follows and the agent is told or stops."""
+
+    kind: ClassVar[str] = "tool_call_failed"
+    call_id: str
+    tool: str
+    key: str
+    attempt: int
+    error: str
+    final: bool
+
+
+class ToolCallInDoubt(Event):
+    """A non-idempotent call started and its outcome is unknown: an operator must decide."""
+
+    kind: ClassVar[str] = "tool_call_in_doubt"
+    call_id: str
+    tool: str
+    key: str
+    arguments: dict[str, Any]
+    reason: str
+
+
+class ResourceCreated(Event):
+    kind: ClassVar[str] = "resource_created"
+    tool: str
+    resource_kind: str
+    resource_id: str
+    key: str
+
+
+class ResourceCompensated(Event):
+    kind: ClassVar[str] = "resource_compensated"
+    tool: str
+    resource_kind: str
+    resource_id: str
+    ok: bool
+    error: str = ""
+
+
+class AgentPaused(Event):
+    kind: ClassVar[str] = "agent_paused"
+    reason: str
+
+
+class AgentResumed(Event):
+    kind: ClassVar[str] = "agent_resumed"
+    reason: str
+
+
+class AgentCompleted(Event):
+    kind: ClassVar[str] = "agent_completed"
+    result: str
+
+
+class AgentFailed(Event):
+    kind: ClassVar[str] = "agent_failed"
+    error: str
+
+
+class AgentTerminated(Event):
+    kind: ClassVar[str] = "agent_terminated"
+    reason: str
+    compensated: int
+
+
+class OperatorActed(Event):
+    """An operator command was applied (or refused), with who gave it."""
+
+    kind: ClassVar[str] = "operator_action"
+    command: str
+    target: str
+    operator: str
+    outcome: str
+
+
+class SupervisorStarted(Event):
+    kind: ClassVar[str] = "supervisor_started"
+    pid: int
+    host: str
+    took_over_from: str = ""
+
+
+class SupervisorStopped(Event):
+    kind: ClassVar[str] = "supervisor_stopped"
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        AgentSubmitted,
+        AgentStarted,
+        ModelTurnRecorded,
+        ModelTurnFailed,
+        ToolCallDenied,
+        ToolCallStarted,
+        ToolCallSucceeded,
+        ToolCallFailed,
+        ToolCallInDoubt,
+        ResourceCreated,
+        ResourceCompensated,
+        AgentPaused,
+        AgentResumed,
+        AgentCompleted,
+        AgentFailed,
+        AgentTerminated,
+        OperatorActed,
+        SupervisorStarted,
+        SupervisorStopped,
+    )
+}
+
+
+def decode_event(kind: str, data: str) -> Event:
+    """Rebuild a typed event from its stored kind and JSON payload."""
+    return EVENT_TYPES[kind].model_validate_json(data)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An event as stored: its position in the journal, time, and who it is about."""
+
+    id: int
+    ts_ms: int
+    agent_id: str
+    identity: str
+    step: int
+    event: Event
+
+    def as_log_record(self) -> dict[str, Any]:
+        """The flat JSON object `controlroom run` prints for this entry."""
+        return {
+            "id": self.id,
+            "ts_ms": self.ts_ms,
+            "agent_id": self.agent_id,
+            "identity": self.identity,
+            "step": self.step,
+            "kind": self.event.kind,
+            **self.event.model_dump(mode="json"),
+        }

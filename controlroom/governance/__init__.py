@@ -1,0 +1,1 @@
+"""The gate between an agent's intentions and its actions."""

@@ -1,0 +1,68 @@
+"""The gate every proposed tool call passes before anything runs.
+
+The model may ask for any tool with any arguments; the framework decides. Checks run in a
+fixed order (DESIGN.md, "Governance") and the first refusal wins; each verdict says why, so
+the journal can show why a call did or did not run. This is the minimal gate of the runtime:
+access control and argument validation; policy, identity, monitoring and tiers plug in as
+further checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from controlroom.domain.models import ToolCall
+from controlroom.domain.specs import AgentSpec, ToolSpec
+
+Refusal = Literal["denied", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The gate's decision on one call; `tool` and `arguments` are set when allowed."""
+
+    allowed: bool
+    reason: str
+    refusal: Refusal | None = None
+    tool: ToolSpec | None = None
+    arguments: BaseModel | None = None
+
+
+class Gate:
+    """Access control and argument validation (the first checks of the governance stack)."""
+
+    def check(self, agent: AgentSpec, call: ToolCall) -> Verdict:
+        """Decide whether `agent` may make `call` as proposed."""
+        tool = agent.tool(call.name)
+        if tool is None:
+            return Verdict(
+                False,
+                f"tool {call.name!r} is not on agent {agent.name}'s allowlist",
+                refusal="denied",
+            )
+        try:
+            arguments = tool.args_model.model_validate(call.arguments)
+        except ValidationError as exc:
+            return Verdict(
+                False,
+                f"invalid arguments for {tool.name}: {_summary(exc)}",
+                refusal="invalid",
+                tool=tool,
+            )
+        return Verdict(True, "allowed", tool=tool, arguments=arguments)
+
+
+def _summary(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def arguments_dict(arguments: BaseModel) -> dict[str, Any]:
+    """Validated arguments as plain Python values, by field name (what the tool receives)."""
+    return {name: getattr(arguments, name) for name in type(arguments).model_fields}

@@ -1,0 +1,1 @@
+"""The supervisor, the agent step loop, recovery, and operator commands."""

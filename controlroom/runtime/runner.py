@@ -1,0 +1,576 @@
+"""The agent step loop, written once for a fresh start and for recovery.
+
+A step is: a model turn, then each proposed tool call through the gate and (if allowed) the
+tool, then one commit of the step's results with the checkpoint. The durability rules of
+DESIGN.md are enforced here:
+
+- Invariant 1: a step's commit is durable before the next step has any effect. The next
+  model turn may be *requested* while that commit is in flight (a model turn changes nothing
+  in the world), but it is journaled, and any tool runs, only after the commit is durable:
+  the writer commits in submission order and the agent awaits the step's future before any
+  tool call. This lets one fsync carry a step's result and the next step's intent.
+- Invariant 2: a call with side effects is journaled as started, with its idempotency key,
+  and that commit is awaited before the tool runs; its result is committed before the agent
+  goes on (with the next call's intent or the step's checkpoint).
+- Invariant 3: when recovery finds a call started without an outcome, it is re-sent with the
+  same key only if the tool is `idempotent_by_key`, looked up first if `reconcilable`, and
+  otherwise the agent stops *in doubt* for an operator.
+- Invariant 5: resources a tool creates are recorded durably before the tool returns.
+
+The same code path serves recovery: anything the journal already holds for the unfinished
+step (the turn, outcomes) is reused instead of being asked for or done again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from controlroom import crashpoints
+from controlroom.clock import Clock
+from controlroom.domain.events import (
+    AgentCompleted,
+    AgentFailed,
+    AgentPaused,
+    AgentStarted,
+    AgentSubmitted,
+    Event,
+    ModelTurnFailed,
+    ModelTurnRecorded,
+    ResourceCreated,
+    ToolCallDenied,
+    ToolCallFailed,
+    ToolCallInDoubt,
+    ToolCallStarted,
+    ToolCallSucceeded,
+)
+from controlroom.domain.models import (
+    AgentRecord,
+    AgentState,
+    AgentStatus,
+    Message,
+    ToolCall,
+    Turn,
+    Usage,
+)
+from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
+from controlroom.governance.gate import Gate, arguments_dict
+from controlroom.providers.base import Model, ModelError, TurnRequest
+from controlroom.runtime.invoke import call_function, render_result
+from controlroom.runtime.keys import canonical_json, effect_key
+from controlroom.runtime.recovery import UnfinishedStep, unfinished_step
+from controlroom.store.queries import StoredAgent
+from controlroom.store.writer import (
+    CheckpointDelta,
+    CommitResult,
+    JournalWriter,
+    PendingEvent,
+    Statement,
+)
+
+_MESSAGES = TypeAdapter(list[Message])
+_SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
+_INSERT_RESOURCE = (
+    "INSERT INTO resources (agent_id, tool, kind, resource_id, data, key, status, created_ms,"
+    " updated_ms) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?)"
+)
+
+
+def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 5.0) -> float:
+    """Exponential backoff before retry number `attempt` (1-based)."""
+    return float(min(cap, base * (2 ** (attempt - 1))))
+
+
+@dataclass(frozen=True)
+class RunnerServices:
+    """What every runner shares."""
+
+    writer: JournalWriter
+    clock: Clock
+    gate: Gate
+    model_for: Callable[[AgentSpec], Model]
+    backoff: Callable[[int], float] = backoff_seconds
+
+
+class StopAgent(Exception):
+    """Ends the run loop in `status` (failed, in doubt) with `reason`."""
+
+    def __init__(self, status: AgentStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class AgentRunner:
+    """Runs one agent from its checkpoint until it finishes, stops or is asked to stop."""
+
+    def __init__(self, spec: AgentSpec, stored: StoredAgent, services: RunnerServices) -> None:
+        self.spec = spec
+        self.record: AgentRecord = stored.record
+        self.agent_id = stored.record.id
+        self.identity = f"agent:{self.agent_id}"
+        self._services = services
+        self._writer = services.writer
+        self._model = services.model_for(spec)
+        self._stored: StoredAgent | None = stored
+        self._state = stored.state
+        self._messages: list[Message] = list(stored.messages)
+        self._pending: list[PendingEvent] = []
+        self._inflight: asyncio.Future[CommitResult] | None = None
+        self.pause_requested: str | None = None
+        self.stop_requested = False
+        self.terminate_requested = False
+        self.step_latencies: list[float] | None = None
+
+    @property
+    def state(self) -> AgentState | None:
+        return self._state
+
+    async def run(self) -> AgentStatus:
+        """Run until done; return the status the agent is left in."""
+        state = await self._begin()
+        unfinished = unfinished_step(self._stored.tail, state.step + 1) if self._stored else None
+        self._stored = None
+        try:
+            while True:
+                if self.terminate_requested or self.stop_requested:
+                    await self._durable()
+                    return state.status
+                if self.pause_requested is not None:
+                    await self._durable()
+                    await self._set_status(
+                        AgentStatus.PAUSED, AgentPaused(reason=self.pause_requested)
+                    )
+                    return AgentStatus.PAUSED
+                if state.step >= self.spec.max_steps:
+                    raise StopAgent(
+                        AgentStatus.FAILED,
+                        f"reached max_steps ({self.spec.max_steps}) without finishing",
+                    )
+                done = await self._step(state.step + 1, unfinished or UnfinishedStep())
+                unfinished = None
+                if done:
+                    await self._durable()
+                    return AgentStatus.COMPLETED
+        except StopAgent as stop:
+            await self._durable()
+            await self._stop(stop)
+            return stop.status
+
+    async def _begin(self) -> AgentState:
+        record = self.record
+        if self._state is None:
+            state = AgentState(
+                agent_id=self.agent_id, agent=self.spec.name, intent=record.task, user=record.user
+            )
+            opening = [
+                Message(role="system", content=self._system_prompt()),
+                Message(role="user", content=record.task),
+            ]
+            self._messages = opening
+            state.message_count = len(opening)
+            state.context_chars = sum(len(m.content) for m in opening)
+            self._state = state
+            await self._writer.commit(
+                [
+                    self._event(
+                        AgentSubmitted(
+                            agent=record.agent,
+                            task=record.task,
+                            user=record.user,
+                            budget_usd=record.budget_usd,
+                        ),
+                        0,
+                    ),
+                    self._event(AgentStarted(resumed=False, step=0), 0),
+                ],
+                CheckpointDelta(self.agent_id, _MESSAGES.dump_json(opening).decode(), state),
+                [self._status_statement(AgentStatus.RUNNING)],
+            )
+            return state
+        state = self._state
+        state.status = AgentStatus.RUNNING
+        await self._writer.commit(
+            [self._event(AgentStarted(resumed=True, step=state.step), state.step)],
+            statements=[self._status_statement(AgentStatus.RUNNING)],
+        )
+        return state
+
+    def _system_prompt(self) -> str:
+        parts = [f"You are {self.spec.name}."]
+        if self.spec.role:
+            parts.append(f"Role: {self.spec.role}.")
+        if self.spec.instructions:
+            parts.append(self.spec.instructions)
+        return " ".join(parts)
+
+    def _event(self, event: Event, step: int) -> PendingEvent:
+        return PendingEvent(self.agent_id, self.identity, step, event)
+
+    def _status_statement(
+        self, status: AgentStatus, result: str | None = None, error: str | None = None
+    ) -> Statement:
+        return Statement(
+            _SET_STATUS, (status.value, self._services.clock.now_ms(), result, error, self.agent_id)
+        )
+
+    async def _commit_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await self._writer.commit(pending)
+        await self._durable()
+
+    async def _durable(self) -> None:
+        """Wait until the previous step's commit is durable (raises if it failed)."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            await inflight
+
+    def _step_committed(self, started: float, future: asyncio.Future[CommitResult]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        if self.step_latencies is not None:
+            self.step_latencies.append(self._services.clock.monotonic() - started)
+        crashpoints.reached("after-step-commit")
+
+    # -- one step -------------------------------------------------------------------------
+
+    async def _step(self, step: int, known: UnfinishedStep) -> bool:
+        state = self._state
+        assert state is not None
+        started = self._services.clock.monotonic()
+        if known.turn is not None:
+            turn = Turn(
+                text=known.turn.text, tool_calls=known.turn.tool_calls, usage=known.turn.usage
+            )
+        else:
+            turn = await self._request_turn(step)
+            self._pending.append(
+                self._event(
+                    ModelTurnRecorded(text=turn.text, tool_calls=turn.tool_calls, usage=turn.usage),
+                    step,
+                )
+            )
+        added = [Message(role="assistant", content=turn.text, tool_calls=turn.tool_calls)]
+        for call in turn.tool_calls:
+            content = await self._run_call(step, call, known)
+            added.append(
+                Message(role="tool", content=content, tool_call_id=call.id, name=call.name)
+            )
+        self._account(turn.usage)
+        state.step = step
+        self._messages.extend(added)
+        state.message_count += len(added)
+        state.context_chars += sum(len(m.content) for m in added)
+        finished = not turn.tool_calls
+        statements: list[Statement] = []
+        if finished:
+            state.status = AgentStatus.COMPLETED
+            state.result = turn.text
+            self._pending.append(self._event(AgentCompleted(result=turn.text), step))
+            statements.append(self._status_statement(AgentStatus.COMPLETED, result=turn.text))
+        pending, self._pending = self._pending, []
+        # Not awaited here: see Invariant 1 in the module docstring.
+        await self._durable()
+        self._inflight = self._writer.submit(
+            pending,
+            CheckpointDelta(self.agent_id, _MESSAGES.dump_json(added).decode(), state),
+            statements,
+        )
+        self._inflight.add_done_callback(lambda f: self._step_committed(started, f))
+        return finished
+
+    def _account(self, usage: Usage) -> None:
+        state = self._state
+        assert state is not None
+        state.input_tokens += usage.input_tokens
+        state.output_tokens += usage.output_tokens
+        if usage.cost_usd is None:
+            state.unknown_cost_turns += 1
+        else:
+            state.cost_usd += usage.cost_usd
+
+    async def _request_turn(self, step: int) -> Turn:
+        state = self._state
+        assert state is not None
+        request = TurnRequest(
+            self.agent_id, state.intent, step, self._messages, self.spec.tools, state.context_chars
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            crashpoints.reached("before-model-turn")
+            try:
+                turn = await self._model.turn(request)
+            except ModelError as exc:
+                self._pending.append(
+                    self._event(ModelTurnFailed(attempt=attempt, error=str(exc)), step)
+                )
+                if not exc.retryable or attempt >= self.spec.model_attempts:
+                    raise StopAgent(
+                        AgentStatus.FAILED, f"model failed after {attempt} attempt(s): {exc}"
+                    ) from None
+                await self._services.clock.sleep(self._services.backoff(attempt))
+                continue
+            crashpoints.reached("after-model-turn")
+            return _with_call_ids(turn, step)
+
+    # -- one call ---------------------------------------------------------------------------
+
+    async def _run_call(self, step: int, call: ToolCall, known: UnfinishedStep) -> str:
+        outcome = known.outcomes.get(call.id)
+        if outcome is not None:
+            if outcome.kind == "in_doubt":
+                raise StopAgent(AgentStatus.IN_DOUBT, outcome.content)
+            return outcome.content
+        verdict = self._services.gate.check(self.spec, call)
+        if not verdict.allowed:
+            if verdict.refusal == "invalid":
+                self._pending.append(
+                    self._event(
+                        ToolCallFailed(
+                            call_id=call.id,
+                            tool=call.name,
+                            key="",
+                            attempt=0,
+                            error=verdict.reason,
+                            final=True,
+                        ),
+                        step,
+                    )
+                )
+                return f"error: {verdict.reason}"
+            self._pending.append(
+                self._event(
+                    ToolCallDenied(call_id=call.id, tool=call.name, reason=verdict.reason), step
+                )
+            )
+            return f"denied: {verdict.reason}"
+        tool, validated = verdict.tool, verdict.arguments
+        assert tool is not None and validated is not None
+        plain = validated.model_dump(mode="json")
+        key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
+        ctx = self._context(step, call, key, plain)
+        kwargs = arguments_dict(validated)
+        if not tool.effect.has_side_effects:
+            await self._durable()
+            result, reconciled = await self._invoke(step, tool, ctx, kwargs, call, first_attempt=1)
+        elif call.id in known.started:
+            await self._durable()
+            result, reconciled = await self._recover_call(step, tool, ctx, kwargs, call, known)
+        else:
+            self._pending.append(
+                self._event(
+                    ToolCallStarted(call_id=call.id, tool=tool.name, key=key, arguments=plain), step
+                )
+            )
+            await self._commit_pending()
+            crashpoints.reached("after-intent-commit")
+            result, reconciled = await self._invoke(step, tool, ctx, kwargs, call, first_attempt=1)
+            crashpoints.reached("after-tool-effect")
+        self._pending.append(
+            self._event(
+                ToolCallSucceeded(
+                    call_id=call.id, tool=tool.name, key=key, result=result, reconciled=reconciled
+                ),
+                step,
+            )
+        )
+        return result
+
+    async def _recover_call(
+        self,
+        step: int,
+        tool: ToolSpec,
+        ctx: ToolContext,
+        kwargs: dict[str, Any],
+        call: ToolCall,
+        known: UnfinishedStep,
+    ) -> tuple[str, bool]:
+        """Invariant 3: a call started before a crash, with no recorded outcome."""
+        next_attempt = known.failed_attempts.get(call.id, 0) + 1
+        if tool.effect is Effect.IDEMPOTENT_BY_KEY:
+            return await self._invoke(step, tool, ctx, kwargs, call, first_attempt=next_attempt)
+        if tool.effect is Effect.RECONCILABLE:
+            found = await self._lookup(tool, ctx)
+            if found is not None:
+                return found, True
+            return await self._invoke(step, tool, ctx, kwargs, call, first_attempt=next_attempt)
+        reason = (
+            f"{tool.name} was started (key {ctx.key}) but its outcome was not recorded "
+            "before a crash; it is not idempotent, so it is never retried automatically"
+        )
+        self._in_doubt(step, tool, ctx, call, reason)
+        raise StopAgent(AgentStatus.IN_DOUBT, reason)
+
+    def _in_doubt(
+        self, step: int, tool: ToolSpec, ctx: ToolContext, call: ToolCall, reason: str
+    ) -> None:
+        self._pending.append(
+            self._event(
+                ToolCallInDoubt(
+                    call_id=call.id,
+                    tool=tool.name,
+                    key=ctx.key,
+                    arguments=ctx.arguments,
+                    reason=reason,
+                ),
+                step,
+            )
+        )
+
+    async def _lookup(self, tool: ToolSpec, ctx: ToolContext) -> str | None:
+        assert tool.lookup is not None
+        try:
+            async with asyncio.timeout(tool.timeout_s):
+                found = await call_function(tool.lookup, ctx)
+        except Exception as exc:
+            raise StopAgent(
+                AgentStatus.IN_DOUBT,
+                f"{tool.name}: looking up key {ctx.key} failed ({exc}); "
+                "cannot tell whether the effect happened",
+            ) from None
+        return None if found is None else render_result(found)
+
+    async def _invoke(
+        self,
+        step: int,
+        tool: ToolSpec,
+        ctx: ToolContext,
+        kwargs: dict[str, Any],
+        call: ToolCall,
+        *,
+        first_attempt: int,
+    ) -> tuple[str, bool]:
+        attempt = first_attempt
+        while True:
+            try:
+                args = (ctx,) if tool.takes_context else ()
+                # asyncio.timeout runs the tool inline; wait_for would spawn a task per call.
+                async with asyncio.timeout(tool.timeout_s):
+                    value = await call_function(tool.fn, *args, **kwargs)
+                return render_result(value), False
+            except TimeoutError:
+                error = f"timed out after {tool.timeout_s:g}s"
+                if tool.effect is Effect.UNSAFE:
+                    reason = f"{tool.name} {error}; it is not idempotent and may have taken effect"
+                    self._in_doubt(step, tool, ctx, call, reason)
+                    raise StopAgent(AgentStatus.IN_DOUBT, reason) from None
+                if tool.effect is Effect.RECONCILABLE:
+                    found = await self._lookup(tool, ctx)
+                    if found is not None:
+                        return found, True
+            except StopAgent:
+                raise
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            final = attempt >= tool.attempts
+            self._pending.append(
+                self._event(
+                    ToolCallFailed(
+                        call_id=call.id,
+                        tool=tool.name,
+                        key=ctx.key,
+                        attempt=attempt,
+                        error=error,
+                        final=final,
+                    ),
+                    step,
+                )
+            )
+            if final:
+                raise StopAgent(
+                    AgentStatus.FAILED,
+                    f"tool {tool.name} failed after {attempt} attempt(s): {error}",
+                )
+            await self._services.clock.sleep(self._services.backoff(attempt))
+            attempt += 1
+
+    def _context(self, step: int, call: ToolCall, key: str, plain: dict[str, Any]) -> ToolContext:
+        async def register(kind: str, resource_id: str, data: dict[str, Any]) -> None:
+            now = self._services.clock.now_ms()
+            await self._writer.commit(
+                [
+                    self._event(
+                        ResourceCreated(
+                            tool=call.name, resource_kind=kind, resource_id=resource_id, key=key
+                        ),
+                        step,
+                    )
+                ],
+                statements=[
+                    Statement(
+                        _INSERT_RESOURCE,
+                        (
+                            self.agent_id,
+                            call.name,
+                            kind,
+                            resource_id,
+                            json.dumps(data, default=str),
+                            key,
+                            now,
+                            now,
+                        ),
+                    )
+                ],
+            )
+            crashpoints.reached("after-resource-created")
+
+        return ToolContext(
+            key=key,
+            agent_id=self.agent_id,
+            agent=self.spec.name,
+            identity=self.identity,
+            step=step,
+            call_id=call.id,
+            arguments=plain,
+            _register=register,
+        )
+
+    # -- leaving the loop -------------------------------------------------------------------
+
+    async def _set_status(self, status: AgentStatus, event: Event) -> None:
+        state = self._state
+        assert state is not None
+        state.status = status
+        pending, self._pending = self._pending, []
+        pending.append(self._event(event, state.step))
+        await self._writer.commit(
+            pending,
+            CheckpointDelta(self.agent_id, "[]", state),
+            [self._status_statement(status, error=state.error)],
+        )
+
+    async def _stop(self, stop: StopAgent) -> None:
+        state = self._state
+        assert state is not None
+        state.error = stop.reason
+        if stop.status is AgentStatus.FAILED:
+            await self._set_status(AgentStatus.FAILED, AgentFailed(error=stop.reason))
+            return
+        # In doubt: the in-doubt event is pending; it and the status land together.
+        state.status = stop.status
+        pending, self._pending = self._pending, []
+        statement = self._status_statement(stop.status, error=stop.reason)
+        if pending:
+            await self._writer.commit(
+                pending, CheckpointDelta(self.agent_id, "[]", state), [statement]
+            )
+        else:
+            await self._writer.commit([], statements=[statement])
+
+
+def _with_call_ids(turn: Turn, step: int) -> Turn:
+    """Give every call an id unique within the agent (providers' ids are kept)."""
+    if all(call.id for call in turn.tool_calls):
+        return turn
+    calls = tuple(
+        call if call.id else call.model_copy(update={"id": f"s{step}c{index}"})
+        for index, call in enumerate(turn.tool_calls)
+    )
+    return turn.model_copy(update={"tool_calls": calls})

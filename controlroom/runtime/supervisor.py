@@ -1,0 +1,491 @@
+"""The supervisor: owns a database (by lease), runs its agents as asyncio tasks, recovers
+them after a crash, and applies what other processes asked for through the database.
+
+Start-up order matters: validate and open the database, take the lease (refusing if a live
+supervisor owns it), start the writer, then resume every agent that was running from its
+checkpoint. Queued tasks and operator commands are polled from their tables, so an
+engineer in a second SSH session can act on agents this process runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from controlroom import crashpoints
+from controlroom.clock import Clock, SystemClock
+from controlroom.domain.events import (
+    AgentPaused,
+    AgentResumed,
+    AgentTerminated,
+    Event,
+    OperatorActed,
+    ResourceCompensated,
+    SupervisorStarted,
+    SupervisorStopped,
+)
+from controlroom.domain.models import AgentRecord, AgentStatus, Resource
+from controlroom.domain.specs import AgentSpec, ToolContext
+from controlroom.errors import ControlRoomError
+from controlroom.governance.gate import Gate
+from controlroom.ids import TokenFactory, random_token
+from controlroom.providers.base import Model
+from controlroom.providers.scripted import ScriptedModel
+from controlroom.runtime.bus import EventBus
+from controlroom.runtime.invoke import call_function
+from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seconds
+from controlroom.store import queries
+from controlroom.store.database import Database
+from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
+from controlroom.store.writer import JournalWriter, PendingEvent, Statement
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("pause", "resume", "terminate", "kill-switch")
+_MARK_COMMAND = "UPDATE commands SET status = ?, applied_ms = ?, outcome = ? WHERE id = ?"
+_SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, error = ? WHERE id = ?"
+_MARK_RESOURCE = "UPDATE resources SET status = ?, updated_ms = ? WHERE id = ?"
+
+
+class LeaseLost(ControlRoomError):
+    """Another process took the lease over; this supervisor must stop writing."""
+
+
+def default_model_for(spec: AgentSpec) -> Model:
+    """The built-in provider registry (real providers arrive with their own issue)."""
+    if spec.model == "scripted" and spec.script is not None:
+        return ScriptedModel(spec.script)
+    raise ControlRoomError(
+        f"agent {spec.name}: model {spec.model!r} is not available (available: scripted)"
+    )
+
+
+@dataclass
+class SupervisorOptions:
+    poll_interval_s: float = 0.2
+    exit_when_idle: bool = False
+    shutdown_grace_s: float = 10.0
+    backoff: Callable[[int], float] = backoff_seconds
+
+
+@dataclass
+class _Running:
+    runner: AgentRunner
+    task: asyncio.Task[AgentStatus]
+    on_exit: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class Supervisor:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        db: Database,
+        agents: dict[str, AgentSpec],
+        *,
+        clock: Clock | None = None,
+        tokens: TokenFactory = random_token,
+        bus: EventBus | None = None,
+        model_for: Callable[[AgentSpec], Model] = default_model_for,
+        options: SupervisorOptions | None = None,
+    ) -> None:
+        self.db = db
+        self.agents = agents
+        self.clock = clock or SystemClock()
+        self.bus = bus or EventBus()
+        self.options = options or SupervisorOptions()
+        self.owner = tokens()
+        self.pid = os.getpid()
+        self.host = socket.gethostname()
+        self.identity = f"supervisor:{self.host}:{self.pid}"
+        self.writer = JournalWriter(db, self.clock, self.bus.publish)
+        self._services = RunnerServices(
+            self.writer, self.clock, Gate(), model_for, self.options.backoff
+        )
+        self._running: dict[str, _Running] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._stop_reason = ""
+        self._fatal: BaseException | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self.collect_latencies = False
+        self.latencies: list[float] = []
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take the lease, start the writer, and resume or start every runnable agent."""
+        previous = await acquire_lease(
+            self.db, self.owner, self.pid, self.host, self.clock.now_ms()
+        )
+        try:
+            await self.writer.start()
+            took_over = previous.describe() if previous and previous.owner != self.owner else ""
+            await self._journal(
+                SupervisorStarted(pid=self.pid, host=self.host, took_over_from=took_over)
+            )
+            crashpoints.reached("after-open")
+            await self._recover()
+        except BaseException:
+            await self.writer.close()
+            await release_lease(self.db, self.owner)
+            raise
+        self._loops = [
+            asyncio.create_task(self._poll_loop(), name="supervisor-poll"),
+            asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat"),
+        ]
+
+    async def _recover(self) -> None:
+        running = await queries.list_agents(self.db, [AgentStatus.RUNNING])
+        for index, record in enumerate(running):
+            if index == 1:
+                crashpoints.reached("mid-recovery")
+            await self._launch(record)
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the supervisor to stop (signal handlers call this)."""
+        if not self._stop_reason:
+            self._stop_reason = reason
+        self._stopped.set()
+
+    async def wait(self) -> None:
+        """Block until a stop was requested (or a fatal error happened)."""
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Checkpoint-consistent shutdown: agents stop at their next safe point."""
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            try:
+                await loop
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the loop's failure was already reported
+                log.debug("loop ended with an error", exc_info=True)
+        for running in self._running.values():
+            running.runner.stop_requested = True
+        tasks = [r.task for r in self._running.values()] + list(self._background)
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=self.options.shutdown_grace_s)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        if self._fatal is None:
+            await self._journal(SupervisorStopped(reason=self._stop_reason or "stopped"))
+        await self.writer.close()
+        if not isinstance(self._fatal, LeaseLost):
+            await release_lease(self.db, self.owner)
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        return self._fatal
+
+    def running_ids(self) -> list[str]:
+        return list(self._running)
+
+    # -- agents -----------------------------------------------------------------------------
+
+    async def _launch(self, record: AgentRecord) -> None:
+        if record.id in self._running:
+            return
+        spec = self.agents.get(record.agent)
+        if spec is None:
+            if record.status is AgentStatus.QUEUED:
+                await self._set_status(
+                    record.id,
+                    AgentStatus.FAILED,
+                    f"no agent definition named {record.agent!r} is loaded",
+                )
+            else:
+                log.warning(
+                    "agent %s: definition %r not loaded; left %s",
+                    record.id,
+                    record.agent,
+                    record.status.value,
+                )
+            return
+        if record.status is AgentStatus.QUEUED:
+            stored: queries.StoredAgent | None = queries.StoredAgent(record, None, [], [])
+        else:
+            stored = await queries.load_agent(self.db, record.id)
+        if stored is None:
+            return
+        runner = AgentRunner(spec, stored, self._services)
+        if self.collect_latencies:
+            runner.step_latencies = self.latencies
+        task = asyncio.create_task(runner.run(), name=f"agent:{record.id}")
+        running = _Running(runner, task)
+        self._running[record.id] = running
+        task.add_done_callback(functools.partial(self._on_runner_done, record.id))
+
+    def _on_runner_done(self, agent_id: str, task: asyncio.Task[AgentStatus]) -> None:
+        running = self._running.pop(agent_id, None)
+        if not self._running:
+            self._poke.set()  # an idle supervisor may want to exit now, not at the next poll
+        if running is not None:
+            for waiter in running.on_exit:
+                if not waiter.done():
+                    waiter.set_result(None)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A runner only raises for infrastructure failures (the store), never agent errors.
+            log.error("agent %s stopped by an internal error: %s", agent_id, exc)
+            self._fatal = self._fatal or exc
+            self.request_stop(f"internal error: {exc}")
+
+    async def _runner_exit(self, agent_id: str) -> None:
+        running = self._running.get(agent_id)
+        if running is None:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        running.on_exit.append(waiter)
+        await waiter
+
+    async def _set_status(
+        self,
+        agent_id: str,
+        status: AgentStatus,
+        error: str | None = None,
+        event: Event | None = None,
+    ) -> None:
+        events = [PendingEvent(agent_id, self.identity, 0, event)] if event else []
+        await self.writer.commit(
+            events,
+            statements=[
+                Statement(_SET_STATUS, (status.value, self.clock.now_ms(), error, agent_id))
+            ],
+        )
+
+    async def _journal(
+        self, event: Event, agent_id: str = "", statements: list[Statement] | None = None
+    ) -> None:
+        await self.writer.commit(
+            [PendingEvent(agent_id, self.identity, 0, event)], statements=statements or []
+        )
+
+    # -- polling --------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._fatal = exc
+                self.request_stop(f"internal error: {exc}")
+                return
+            if self.options.exit_when_idle and await self._idle():
+                self.request_stop("idle: every agent is finished or waiting")
+                return
+            self._poke.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self.options.poll_interval_s)
+
+    async def poll_once(self) -> None:
+        """Apply pending operator commands, then start queued agents."""
+        for command in await queries.pending_commands(self.db):
+            await self._apply_command(command)
+        for record in await queries.list_agents(self.db, [AgentStatus.QUEUED]):
+            await self._launch(record)
+            crashpoints.reached("after-submit-pickup")
+
+    async def _idle(self) -> bool:
+        if self._running or self._background:
+            return False
+        if await queries.pending_commands(self.db):
+            return False
+        return not await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            result = await self.writer.commit(
+                [], statements=[Statement(HEARTBEAT_SQL, (self.clock.now_ms(), self.owner))]
+            )
+            if result.rowcounts and result.rowcounts[0] == 0:
+                self._fatal = LeaseLost(f"{self.db.path}: another supervisor took the lease over")
+                self.request_stop("lease lost")
+                return
+
+    # -- operator commands ----------------------------------------------------------------
+
+    async def _apply_command(self, command: queries.StoredCommand) -> None:
+        if command.command == "terminate":
+            # Terminating waits for the agent's safe point and runs compensations: do it
+            # aside so other commands are not held up. It is marked applied when done.
+            if any(t.get_name() == f"terminate:{command.id}" for t in self._background):
+                return
+            task = asyncio.create_task(
+                self._terminate_command(command), name=f"terminate:{command.id}"
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        if command.command == "pause":
+            outcome = await self._pause(command.target, f"paused by {command.operator}")
+        elif command.command == "kill-switch":
+            outcome = await self._pause("*", f"kill switch by {command.operator}")
+        elif command.command == "resume":
+            outcome = await self._resume(command.target, command.operator)
+        else:
+            outcome = f"unknown command {command.command!r}"
+        await self._finish_command(command, outcome)
+
+    async def _finish_command(self, command: queries.StoredCommand, outcome: str) -> None:
+        await self.writer.commit(
+            [
+                PendingEvent(
+                    command.target if command.target != "*" else "",
+                    f"operator:{command.operator}",
+                    0,
+                    OperatorActed(
+                        command=command.command,
+                        target=command.target,
+                        operator=command.operator,
+                        outcome=outcome,
+                    ),
+                )
+            ],
+            statements=[
+                Statement(_MARK_COMMAND, ("applied", self.clock.now_ms(), outcome, command.id))
+            ],
+        )
+
+    async def _targets(self, target: str) -> list[AgentRecord]:
+        records = await queries.list_agents(self.db)
+        if target == "*":
+            return [r for r in records if not r.status.is_terminal]
+        exact = [r for r in records if r.id == target]
+        return exact or [r for r in records if r.agent == target and not r.status.is_terminal]
+
+    async def _pause(self, target: str, reason: str) -> str:
+        targets = await self._targets(target)
+        if not targets:
+            return f"no agent matches {target!r}"
+        paused: list[str] = []
+        for record in targets:
+            running = self._running.get(record.id)
+            if running is not None:
+                running.runner.pause_requested = reason
+                await self._runner_exit(record.id)
+                paused.append(record.id)
+            elif record.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
+                await self._set_status(
+                    record.id, AgentStatus.PAUSED, None, AgentPaused(reason=reason)
+                )
+                paused.append(record.id)
+        return f"paused {', '.join(paused)}" if paused else f"nothing to pause for {target!r}"
+
+    async def _resume(self, target: str, operator: str) -> str:
+        targets = [r for r in await self._targets(target) if r.status is AgentStatus.PAUSED]
+        if not targets:
+            return f"no paused agent matches {target!r}"
+        for record in targets:
+            await self._set_status(
+                record.id, AgentStatus.RUNNING, None, AgentResumed(reason=f"resumed by {operator}")
+            )
+            refreshed = await queries.get_agent(self.db, record.id)
+            if refreshed is not None:
+                await self._launch(refreshed)
+        return f"resumed {', '.join(r.id for r in targets)}"
+
+    async def _terminate_command(self, command: queries.StoredCommand) -> None:
+        try:
+            outcome = await self.terminate(command.target, command.operator)
+        except asyncio.CancelledError:
+            return  # shutting down: the command stays pending and runs again at next start
+        await self._finish_command(command, outcome)
+
+    async def terminate(self, target: str, operator: str) -> str:
+        """Stop the agent(s), run compensations newest first (each journaled), mark terminated."""
+        targets = [r for r in await self._targets(target) if not r.status.is_terminal]
+        if not targets:
+            return f"no live agent matches {target!r}"
+        summaries = []
+        for record in targets:
+            running = self._running.get(record.id)
+            if running is not None:
+                running.runner.terminate_requested = True
+                await self._runner_exit(record.id)
+            compensated, failed = await self._compensate(record)
+            await self._set_status(
+                record.id,
+                AgentStatus.TERMINATED,
+                None,
+                AgentTerminated(reason=f"terminated by {operator}", compensated=compensated),
+            )
+            note = f" ({failed} compensation(s) failed)" if failed else ""
+            summaries.append(f"{record.id}: {compensated} resource(s) compensated{note}")
+        return "terminated " + "; ".join(summaries)
+
+    async def _compensate(self, record: AgentRecord) -> tuple[int, int]:
+        spec = self.agents.get(record.agent)
+        done = failed = 0
+        for resource in await queries.live_resources(self.db, record.id):
+            tool = spec.tool(resource.tool) if spec else None
+            ok, error = await self._run_compensation(tool.compensate if tool else None, resource)
+            crashpoints.reached("mid-compensation")
+            await self.writer.commit(
+                [
+                    PendingEvent(
+                        record.id,
+                        self.identity,
+                        0,
+                        ResourceCompensated(
+                            tool=resource.tool,
+                            resource_kind=resource.kind,
+                            resource_id=resource.resource_id,
+                            ok=ok,
+                            error=error,
+                        ),
+                    )
+                ],
+                statements=[
+                    Statement(
+                        _MARK_RESOURCE,
+                        (
+                            "compensated" if ok else "compensation_failed",
+                            self.clock.now_ms(),
+                            resource.id,
+                        ),
+                    )
+                ],
+            )
+            done += ok
+            failed += not ok
+        return done, failed
+
+    async def _run_compensation(self, compensate: object, resource: Resource) -> tuple[bool, str]:
+        if compensate is None or not callable(compensate):
+            return False, f"tool {resource.tool} declares no compensation"
+
+        async def no_register(_kind: str, _rid: str, _data: dict[str, object]) -> None:
+            raise RuntimeError("a compensation cannot create resources")
+
+        ctx = ToolContext(
+            key=resource.key,
+            agent_id=resource.agent_id,
+            agent="",
+            identity=self.identity,
+            step=0,
+            call_id="",
+            arguments={},
+            _register=no_register,
+        )
+        try:
+            await call_function(compensate, resource, ctx)
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, ""

@@ -1,0 +1,32 @@
+"""The journal's hash chain: each row's hash covers the previous row's hash and its own
+columns, so modifying, deleting, inserting or reordering a row breaks every hash after it.
+
+The payload is hashed as stored (the JSON text the writer produced), so verification needs
+no re-serialisation and cannot disagree with the writer about canonical form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+GENESIS = bytes(32)
+_SEP = "\x1f"
+
+
+def row_hash(
+    prev: bytes,
+    event_id: int,
+    ts_ms: int,
+    agent_id: str,
+    identity: str,
+    kind: str,
+    step: int,
+    data: str,
+) -> bytes:
+    """The chained hash of one journal row."""
+    digest = hashlib.sha256(prev)
+    digest.update(
+        f"{event_id}{_SEP}{ts_ms}{_SEP}{agent_id}{_SEP}{identity}{_SEP}{kind}{_SEP}{step}{_SEP}".encode()
+    )
+    digest.update(data.encode())
+    return digest.digest()

@@ -1,0 +1,162 @@
+"""Opening a database: refuse what is not ours, migrate what is, configure SQLite for
+durability.
+
+A file that is not a Control Room database (text, random bytes, another application's
+SQLite, empty, truncated, corrupt) is refused and left byte-for-byte as it was: validation
+happens on a read-only connection before anything may write. Two engines are kept: a write
+engine whose transactions start with `BEGIN IMMEDIATE` (so a writer takes the lock up front
+instead of failing half-way on a busy database) and a read engine with deferred transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from controlroom.errors import DatabaseRefused
+from controlroom.store.migrations import APPLICATION, CURRENT_VERSION, migrate
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+@dataclass
+class Database:
+    """An open, validated Control Room database."""
+
+    path: Path
+    write_engine: AsyncEngine
+    read_engine: AsyncEngine
+    synchronous: Synchronous
+
+    async def close(self) -> None:
+        """Dispose both engines (closing their connections)."""
+        await self.write_engine.dispose()
+        await self.read_engine.dispose()
+
+
+async def open_database(
+    path: Path | str,
+    *,
+    create: bool = True,
+    synchronous: Synchronous = "FULL",
+    integrity_check: bool = True,
+) -> Database:
+    """Open `path`, creating it if absent (and `create`), refusing anything not ours.
+
+    Raises `DatabaseRefused` with a one-line reason naming the file.
+    """
+    db_path = Path(path)
+    exists = await asyncio.to_thread(db_path.exists)
+    if exists:
+        version = await asyncio.to_thread(_inspect_existing, db_path, integrity_check)
+    else:
+        if not create:
+            raise DatabaseRefused(f"{db_path}: no such database")
+        if not await asyncio.to_thread(db_path.parent.is_dir):
+            raise DatabaseRefused(f"{db_path}: directory {db_path.parent} does not exist")
+        version = 0
+    write_engine = _engine(db_path, synchronous, immediate=True)
+    read_engine = _engine(db_path, synchronous, immediate=False)
+    try:
+        if version < CURRENT_VERSION:
+            async with write_engine.begin() as conn:
+                await conn.run_sync(migrate, version)
+    except DBAPIError as exc:
+        await write_engine.dispose()
+        await read_engine.dispose()
+        raise DatabaseRefused(f"{db_path}: cannot migrate: {exc.orig}") from exc
+    return Database(db_path, write_engine, read_engine, synchronous)
+
+
+def _inspect_existing(path: Path, integrity_check: bool) -> int:
+    """Validate an existing file without writing to it; return its schema version."""
+    if path.is_dir():
+        raise DatabaseRefused(f"{path}: is a directory, not a database file")
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if not header:
+        raise DatabaseRefused(f"{path}: file is empty (0 bytes), not a Control Room database")
+    if not header.startswith(SQLITE_MAGIC):
+        raise DatabaseRefused(f"{path}: not an SQLite database (unrecognised file header)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseRefused(f"{path}: cannot open read-only: {exc}") from exc
+    try:
+        return _check_contents(conn, path, integrity_check)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseRefused(f"{path}: damaged or not a database: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _check_contents(conn: sqlite3.Connection, path: Path, integrity_check: bool) -> int:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
+        what = (
+            "an empty SQLite database"
+            if not tables
+            else "an SQLite database of another application"
+        )
+        raise DatabaseRefused(f"{path}: {what}, not a Control Room database")
+    values = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if values.get("application") != APPLICATION:
+        raise DatabaseRefused(
+            f"{path}: an SQLite database of another application (meta.application)"
+        )
+    try:
+        version = int(values.get("schema_version", ""))
+    except ValueError:
+        raise DatabaseRefused(f"{path}: meta.schema_version is missing or not a number") from None
+    if version > CURRENT_VERSION:
+        raise DatabaseRefused(
+            f"{path}: schema version {version} is newer than this Control Room supports "
+            f"({CURRENT_VERSION}); upgrade controlroom"
+        )
+    if integrity_check:
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+        if problems != ["ok"]:
+            raise DatabaseRefused(f"{path}: integrity check failed: {problems[0]}")
+    return version
+
+
+def _engine(path: Path, synchronous: Synchronous, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not open transactions implicitly.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer and a commit is one sequential append + fsync.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, not only a process crash (durability first).
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        # Another process (a CLI command, a second UI) may hold the write lock briefly.
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock at BEGIN, so a busy database waits (busy_timeout)
+        # instead of failing with SQLITE_BUSY in the middle of a transaction.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+async def schema_version(db: Database) -> int:
+    """The schema version recorded in the database."""
+    async with db.read_engine.connect() as conn:
+        value = await conn.scalar(text("SELECT value FROM meta WHERE key='schema_version'"))
+    return int(value or 0)

@@ -1,0 +1,53 @@
+"""Numbered, additive schema migrations.
+
+`meta.application` marks a file as ours; `meta.schema_version` says which migrations have
+run. A database from a newer version is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from controlroom.store import schema
+
+APPLICATION = "controlroom"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_initial_schema(conn: Connection) -> None:
+    schema.metadata.create_all(conn)
+    conn.execute(
+        text("INSERT INTO meta (key, value) VALUES ('application', :app)"), {"app": APPLICATION}
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema: journal, checkpoints, agents, resources, commands, lease",
+        _create_initial_schema,
+    ),
+)
+
+CURRENT_VERSION = MIGRATIONS[-1].version
+
+
+def migrate(conn: Connection, from_version: int) -> None:
+    """Apply every migration newer than `from_version`, recording each version as it lands."""
+    for migration in MIGRATIONS:
+        if migration.version <= from_version:
+            continue
+        migration.apply(conn)
+        conn.execute(
+            text("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', :v)"),
+            {"v": str(migration.version)},
+        )

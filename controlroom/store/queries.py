@@ -1,0 +1,244 @@
+"""Read queries. Each opens a short read transaction on the read engine and returns domain
+models, so a reader never blocks the writer (WAL) and rows never leave the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import text
+
+from controlroom.domain.events import JournalEntry, decode_event
+from controlroom.domain.models import AgentRecord, AgentState, AgentStatus, Message, Resource
+from controlroom.store.database import Database
+
+_MESSAGES = TypeAdapter(list[Message])
+
+
+@dataclass(frozen=True)
+class StoredAgent:
+    """Everything needed to resume an agent: its record, checkpoint and the journal tail."""
+
+    record: AgentRecord
+    state: AgentState | None
+    messages: list[Message]
+    tail: list[JournalEntry]
+
+
+@dataclass(frozen=True)
+class StoredCommand:
+    id: int
+    ts_ms: int
+    command: str
+    target: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """A raw journal row, as the chain verifier needs it."""
+
+    id: int
+    ts_ms: int
+    agent_id: str
+    identity: str
+    kind: str
+    step: int
+    data: str
+    hash: bytes
+
+
+_AGENT_COLUMNS = (
+    "a.id, a.agent, a.task, a.user, a.budget_usd, a.status, a.submitted_ms, a.updated_ms,"
+    " a.result, a.error,"
+    " (SELECT c.step FROM checkpoints c WHERE c.agent_id = a.id"
+    "  ORDER BY c.event_id DESC LIMIT 1) AS step"
+)
+
+
+def _record(row: Any) -> AgentRecord:
+    return AgentRecord(
+        id=row[0],
+        agent=row[1],
+        task=row[2],
+        user=row[3],
+        budget_usd=row[4],
+        status=AgentStatus(row[5]),
+        submitted_ms=row[6],
+        updated_ms=row[7],
+        result=row[8],
+        error=row[9],
+        step=row[10] or 0,
+    )
+
+
+async def list_agents(db: Database, statuses: Sequence[AgentStatus] = ()) -> list[AgentRecord]:
+    """Agents in submission order, optionally only those in `statuses`."""
+    sql = f"SELECT {_AGENT_COLUMNS} FROM agents a"
+    params: dict[str, object] = {}
+    if statuses:
+        names = [f":s{i}" for i in range(len(statuses))]
+        sql += f" WHERE a.status IN ({', '.join(names)})"
+        params = {f"s{i}": status.value for i, status in enumerate(statuses)}
+    sql += " ORDER BY a.seq"
+    async with db.read_engine.connect() as conn:
+        rows = (await conn.execute(text(sql), params)).all()
+    return [_record(row) for row in rows]
+
+
+async def get_agent(db: Database, agent_id: str) -> AgentRecord | None:
+    """One agent by id."""
+    async with db.read_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(f"SELECT {_AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
+            )
+        ).first()
+    return None if row is None else _record(row)
+
+
+async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
+    """The agent's checkpoint (state + all message deltas) and its unfinished step's events."""
+    async with db.read_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(f"SELECT {_AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
+            )
+        ).first()
+        if row is None:
+            return None
+        deltas = (
+            await conn.execute(
+                text(
+                    "SELECT event_id, messages, state FROM checkpoints WHERE agent_id = :id"
+                    " ORDER BY event_id"
+                ),
+                {"id": agent_id},
+            )
+        ).all()
+        after = int(deltas[-1][0]) if deltas else 0
+        done_step = AgentState.model_validate_json(deltas[-1][2]).step if deltas else 0
+        # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
+        tail_rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, ts_ms, agent_id, identity, kind, step, data FROM events"
+                    " WHERE agent_id = :id AND step > :done ORDER BY id"
+                ),
+                {"id": agent_id, "done": done_step},
+            )
+        ).all()
+    state: AgentState | None = None
+    messages: list[Message] = []
+    if deltas:
+        state = AgentState.model_validate_json(str(deltas[-1][2]))
+        state.last_event_id = after
+        parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
+        messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
+    tail = [
+        JournalEntry(
+            int(r[0]),
+            int(r[1]),
+            str(r[2]),
+            str(r[3]),
+            int(r[5]),
+            decode_event(str(r[4]), str(r[6])),
+        )
+        for r in tail_rows
+    ]
+    return StoredAgent(_record(row), state, messages, tail)
+
+
+async def pending_commands(db: Database) -> list[StoredCommand]:
+    """Operator commands not yet applied, oldest first."""
+    async with db.read_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, ts_ms, command, target, operator FROM commands"
+                    " WHERE status = 'pending' ORDER BY id"
+                )
+            )
+        ).all()
+    return [StoredCommand(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+async def command_outcome(db: Database, command_id: int) -> tuple[str, str | None]:
+    """(status, outcome) of a command."""
+    async with db.read_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT status, outcome FROM commands WHERE id = :id"), {"id": command_id}
+            )
+        ).first()
+    if row is None:
+        return ("missing", None)
+    return (str(row[0]), row[1])
+
+
+async def live_resources(db: Database, agent_id: str) -> list[Resource]:
+    """Resources an agent created that were not compensated, newest first."""
+    async with db.read_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, agent_id, tool, kind, resource_id, data, key, status, created_ms"
+                    " FROM resources WHERE agent_id = :id AND status != 'compensated'"
+                    " ORDER BY id DESC"
+                ),
+                {"id": agent_id},
+            )
+        ).all()
+    return [
+        Resource.model_validate(
+            {
+                "id": r[0],
+                "agent_id": r[1],
+                "tool": r[2],
+                "kind": r[3],
+                "resource_id": r[4],
+                "data": _json_object(str(r[5])),
+                "key": r[6],
+                "status": r[7],
+                "created_ms": r[8],
+            }
+        )
+        for r in rows
+    ]
+
+
+def _json_object(raw: str) -> dict[str, object]:
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else {}
+
+
+async def journal_rows(db: Database, after_id: int = 0, limit: int = 10_000) -> list[JournalRow]:
+    """Raw journal rows in order, for verification and export."""
+    async with db.read_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, ts_ms, agent_id, identity, kind, step, data, hash FROM events"
+                    " WHERE id > :after ORDER BY id LIMIT :limit"
+                ),
+                {"after": after_id, "limit": limit},
+            )
+        ).all()
+    return [
+        JournalRow(
+            int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), str(r[6]), bytes(r[7])
+        )
+        for r in rows
+    ]
+
+
+async def journal_entries(db: Database, after_id: int = 0, limit: int = 1000) -> list[JournalEntry]:
+    """Decoded journal entries in order."""
+    return [
+        JournalEntry(r.id, r.ts_ms, r.agent_id, r.identity, r.step, decode_event(r.kind, r.data))
+        for r in await journal_rows(db, after_id, limit)
+    ]

@@ -1,0 +1,117 @@
+"""The tables. Every fact is an append-only row in `events`; the rest are projections the
+runtime keeps in the same transactions (checkpoints, resources) or inboxes other processes
+write (agents queued by `submit`, operator `commands`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("agent", Text, nullable=False),
+    Column("task", Text, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("budget_usd", Float, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("parent_id", Text, nullable=True),
+    Column("submitted_ms", Integer, nullable=False),
+    Column("updated_ms", Integer, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_agents_status", agents.c.status)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("ts_ms", Integer, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("identity", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+# Recovery reads the events of an agent's unfinished step: (agent_id, step) finds them.
+Index("ix_events_agent_step", events.c.agent_id, events.c.step)
+
+# One row per durable step: the messages that step added and the small agent state after it.
+# Keyed by the id of the last event committed with it (unique across the journal), so rows
+# sort in journal order. A rowid table: rows of a kilobyte or more would overflow a
+# WITHOUT ROWID b-tree and waste most of each page.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", Text, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("messages", Text, nullable=False),
+    Column("state", Text, nullable=False),
+)
+Index("ix_checkpoints_agent", checkpoints.c.agent_id, checkpoints.c.event_id)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", Text, nullable=False),
+    Column("tool", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_ms", Integer, nullable=False),
+    Column("updated_ms", Integer, nullable=False),
+)
+Index("ix_resources_agent", resources.c.agent_id)
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts_ms", Integer, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("operator", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("applied_ms", Integer, nullable=True),
+    Column("outcome", Text, nullable=True),
+)
+Index("ix_commands_status", commands.c.status)
+
+lease = Table(
+    "lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("owner", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("started_ms", Integer, nullable=False),
+    Column("heartbeat_ms", Integer, nullable=False),
+    CheckConstraint("id = 1", name="single_lease"),
+)
