@@ -88,6 +88,7 @@ class ToolSpec:
     lookup: Lookup | None
     compensate: Compensation | None
     takes_context: bool
+    argument_names: tuple[str, ...]
 
     @property
     def reversible(self) -> bool:
@@ -186,6 +187,7 @@ def _build_tool(
         lookup=lookup,
         compensate=compensate,
         takes_context=takes_context,
+        argument_names=tuple(args_model.model_fields),
     )
 
 

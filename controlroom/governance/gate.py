@@ -63,6 +63,6 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def arguments_dict(arguments: BaseModel) -> dict[str, Any]:
+def arguments_dict(tool: ToolSpec, arguments: BaseModel) -> dict[str, Any]:
     """Validated arguments as plain Python values, by field name (what the tool receives)."""
-    return {name: getattr(arguments, name) for name in type(arguments).model_fields}
+    return {name: getattr(arguments, name) for name in tool.argument_names}

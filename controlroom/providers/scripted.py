@@ -38,13 +38,10 @@ class ScriptedModel:
             output_tokens=max(1, output_chars // CHARS_PER_TOKEN),
             cost_usd=0.0,
         )
-        # Deterministic call ids, and one construction: the script's turn is already valid.
         calls = tuple(
             call
             if call.id
-            else ToolCall.model_construct(
-                id=f"s{request.step}c{index}", name=call.name, arguments=call.arguments
-            )
+            else ToolCall(id=f"s{request.step}c{index}", name=call.name, arguments=call.arguments)
             for index, call in enumerate(turn.tool_calls)
         )
-        return Turn.model_construct(text=turn.text, tool_calls=calls, usage=usage)
+        return Turn(text=turn.text, tool_calls=calls, usage=usage)

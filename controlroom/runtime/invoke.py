@@ -25,10 +25,13 @@ async def call_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     return result
 
 
+_RESULT = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 def render_result(value: Any) -> str:
     """A tool's return value as the text the model will read."""
     if isinstance(value, str):
         return value
     if isinstance(value, BaseModel):
         return value.model_dump_json()
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return _RESULT.encode(value)

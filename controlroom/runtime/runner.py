@@ -356,7 +356,7 @@ class AgentRunner:
         plain = validated.model_dump(mode="json")
         key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
         ctx = self._context(step, call, key, plain)
-        kwargs = arguments_dict(validated)
+        kwargs = arguments_dict(tool, validated)
         if not tool.effect.has_side_effects:
             await self._durable()
             result, reconciled = await self._invoke(step, tool, ctx, kwargs, call, first_attempt=1)

@@ -1,10 +1,15 @@
-"""The journal writer: one task owns the write connection and commits in groups.
+"""The journal writer: one owner of the write connection, committing in groups.
 
-Agents hand it their step's rows and await; it takes everything that queued up while the
-previous transaction was committing, writes it as one transaction (`BEGIN IMMEDIATE`, one
-`executemany` per table, `COMMIT`), and only then wakes each waiter (Invariant 1). While one
-commit is on the disk the event loop keeps running agents, so the next batch forms in the
-meantime: many agents share each fsync.
+Agents hand it their step's rows and await a future. When the writer is idle, the first
+request starts a transaction at once; everything submitted while that transaction is on the
+disk forms the next batch, which starts the moment the previous commit completes. So the
+disk is never idle while work is queued, the event loop keeps running agents during every
+fsync, and many agents share each fsync. Each batch is one transaction (`BEGIN IMMEDIATE`,
+one `executemany` per table, `COMMIT`) and only then are its waiters woken (Invariant 1).
+
+The writer is driven by callbacks rather than a task of its own: a writer task would sit in
+the event loop's ready queue behind every agent woken by the last commit, so transactions
+would only start once all agents had run, leaving the disk and the CPU to take turns.
 
 Rows go through the driver connection's `executemany` rather than SQLAlchemy statements:
 on this hot path the Core overhead per row costs more than the insert itself.
@@ -13,10 +18,11 @@ on this hot path the Core overhead per row costs more than the insert itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,8 +42,7 @@ _INSERT_CHECKPOINT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
+class PendingEvent(NamedTuple):
     """An event to journal, with the agent and identity it is attributed to."""
 
     agent_id: str
@@ -55,8 +60,7 @@ class CheckpointDelta:
     state: AgentState
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(NamedTuple):
     """Any other write that must be atomic with the events (status changes, inbox marks)."""
 
     sql: str
@@ -78,7 +82,7 @@ class _Request:
 
 
 class WriterClosed(RuntimeError):
-    """The writer was closed; nothing more can be committed."""
+    """The writer was closed or stopped after an error; nothing more can be committed."""
 
 
 class JournalWriter:
@@ -94,9 +98,10 @@ class JournalWriter:
         self._clock = clock
         self._on_committed = on_committed
         self._pending: list[_Request] = []
-        self._wakeup = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._in_flight = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._open = False
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._last_id = 0
@@ -114,10 +119,11 @@ class JournalWriter:
         await cursor.close()
         if row is not None:
             self._last_id, self._last_hash = int(row[0]), bytes(row[1])
-        self._task = asyncio.create_task(self._run(), name="journal-writer")
+        self._open = True
 
     @property
     def last_event_id(self) -> int:
+        """The id of the last event handed to the database (committed or committing)."""
         return self._last_id
 
     def submit(
@@ -133,13 +139,14 @@ class JournalWriter:
         """
         if self._failure is not None:
             raise WriterClosed(f"journal writer stopped after an error: {self._failure}")
-        if self._closing or self._task is None:
+        if not self._open:
             raise WriterClosed("journal writer is closed")
         if checkpoint is not None and not events:
             raise ValueError("a checkpoint must be committed with at least one event")
         future: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
         self._pending.append(_Request(events, checkpoint, statements, future))
-        self._wakeup.set()
+        if not self._in_flight:
+            self._start_batch()
         return future
 
     async def commit(
@@ -152,41 +159,53 @@ class JournalWriter:
         return await self.submit(events, checkpoint, statements)
 
     async def close(self) -> None:
-        """Commit what is queued, then stop and release the connection."""
-        self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        """Let queued requests commit, then release the connection."""
+        self._open = False
+        await self._idle.wait()
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            batch, self._pending = self._pending, []
-            if batch and self._failure is None:
-                await self._write_batch(batch)
-            elif self._closing or self._failure is not None:
-                return
-
-    async def _write_batch(self, batch: list[_Request]) -> None:
+    def _start_batch(self) -> None:
+        batch, self._pending = self._pending, []
         try:
-            results = await self._transaction(batch)
+            rows, results = self._rows(batch)
+            job = functools.partial(_write_transaction, self._driver._conn, *rows)
+            done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+            # aiosqlite's worker queue: the primitive its public methods are built on. Putting
+            # the job there directly starts the transaction now, from this call, instead of
+            # when a task would next be scheduled (the dependency is pinned accordingly).
+            self._driver._tx.put_nowait((done, job))
         except Exception as exc:
-            # A failed group commit (disk full, I/O error) stops the writer: committing later
-            # requests would put the journal out of the order agents relied on.
-            self._failure = exc
-            for request in batch + self._pending:
-                _fail(request, exc)
-            self._pending = []
+            self._stop(batch, exc)
             return
-        self._deliver(batch, results)
+        self._in_flight = True
+        self._idle.clear()
+        done.add_done_callback(functools.partial(self._finish_batch, batch, results))
 
-    def _deliver(self, batch: list[_Request], results: list[CommitResult]) -> None:
+    def _finish_batch(
+        self,
+        batch: list[_Request],
+        results: list[CommitResult],
+        done: asyncio.Future[list[int]],
+    ) -> None:
+        self._in_flight = False
+        exc = done.exception()
+        if exc is not None:
+            self._stop(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            return
+        self.commits += 1
+        counts = iter(done.result())
+        for request, result in zip(batch, results, strict=True):
+            result.rowcounts.extend(next(counts) for _ in request.statements)
+            checkpoint = request.checkpoint
+            if checkpoint is not None and result.entries:
+                checkpoint.state.last_event_id = result.entries[-1].id
         crashpoints.reached("after-commit")
+        if self._pending:
+            self._start_batch()  # the disk gets the next batch before anyone is woken
+        else:
+            self._idle.set()
         published: list[JournalEntry] = []
         for request, result in zip(batch, results, strict=True):
             published.extend(result.entries)
@@ -195,12 +214,36 @@ class JournalWriter:
         if self._on_committed is not None and published:
             self._on_committed(published)
 
-    async def _transaction(self, batch: list[_Request]) -> list[CommitResult]:
+    def _stop(self, batch: list[_Request], exc: Exception) -> None:
+        """A failed group commit (disk full, I/O error) stops the writer for good.
+
+        Committing later requests would put the journal out of the order agents relied on.
+        """
+        self._failure = exc
+        self._open = False
+        for request in batch + self._pending:
+            if not request.future.done():
+                request.future.set_exception(exc)
+        self._pending = []
+        self._idle.set()
+
+    def _rows(
+        self, batch: list[_Request]
+    ) -> tuple[
+        tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]],
+        list[CommitResult],
+    ]:
+        """Assign ids, timestamps and chain hashes; build the rows of one transaction.
+
+        The chain head advances here, at submission to the database: if the transaction
+        fails the writer stops for good, so no later row can be chained to a lost one.
+        """
         ts = self._clock.now_ms()
         next_id = self._last_id + 1
         prev = self._last_hash
         event_rows: list[tuple[Any, ...]] = []
         checkpoint_rows: list[tuple[Any, ...]] = []
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         results: list[CommitResult] = []
         for request in batch:
             entries: list[JournalEntry] = []
@@ -248,33 +291,11 @@ class JournalWriter:
                         state.model_dump_json(),
                     )
                 )
+            statements.extend((st.sql, st.params) for st in request.statements)
             results.append(CommitResult(entries, []))
-        statements = [(st.sql, st.params) for request in batch for st in request.statements]
-        rowcounts = await _in_connection_thread(
-            self._driver, _write_transaction, event_rows, checkpoint_rows, statements
-        )
-        counts = iter(rowcounts)
-        for request, result in zip(batch, results, strict=True):
-            result.rowcounts.extend(next(counts) for _ in request.statements)
-        self.commits += 1
         self._last_id = next_id - 1
         self._last_hash = prev
-        for request, result in zip(batch, results, strict=True):
-            checkpoint = request.checkpoint
-            if checkpoint is not None and result.entries:
-                checkpoint.state.last_event_id = result.entries[-1].id
-        return results
-
-
-async def _in_connection_thread(driver: Any, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run `fn(sqlite3_connection, *args)` on aiosqlite's own thread, in one hop.
-
-    aiosqlite's public methods make one thread round trip each, and every round trip waits
-    behind a whole pass of the event loop over the agents; a transaction of four calls then
-    costs four such passes. `_execute` is the primitive every aiosqlite method is built on
-    (the dependency is pinned to versions that have it).
-    """
-    return await driver._execute(fn, driver._conn, *args)
+        return (event_rows, checkpoint_rows, statements), results
 
 
 def _write_transaction(
@@ -298,8 +319,3 @@ def _write_transaction(
             conn.execute("ROLLBACK")
         raise
     return rowcounts
-
-
-def _fail(request: _Request, exc: BaseException) -> None:
-    if not request.future.done():
-        request.future.set_exception(exc)
