@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 
 import click
 
+from controlroom import demo as demo_mod
 from controlroom.clock import SystemClock
+from controlroom.config import bundled_agents_dir, data_dir
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
@@ -241,8 +243,8 @@ def status(db: Path, agents_dir: Path, policies: Path | None, as_json: bool) -> 
         finally:
             await database.close()
 
-    records, owner = _run(go())
     if as_json:
+        records, owner = _run(go())
         click.echo(
             json.dumps(
                 {"supervisor": owner, "agents": [r.model_dump(mode="json") for r in records]},
@@ -250,11 +252,17 @@ def status(db: Path, agents_dir: Path, policies: Path | None, as_json: bool) -> 
             )
         )
         return
-    click.echo(f"supervisor: {owner}")
-    if not records:
-        click.echo("no agents")
-        return
-    click.echo(_table(records))
+    click.echo(_run(_status_report(paths.db)))
+
+
+async def _status_report(db_path: Path) -> str:
+    database = await open_database(db_path, create=False, integrity_check=False)
+    try:
+        records, owner = await queries.list_agents(database), await _owner_line(database)
+    finally:
+        await database.close()
+    lines = [f"supervisor: {owner}", _table(records) if records else "no agents"]
+    return "\n".join(lines)
 
 
 def _table(records: list[AgentRecord]) -> str:
@@ -363,6 +371,42 @@ _operator_command(
     "terminate", "Stop AGENT and roll back what it created (compensations, newest first)."
 )
 _operator_command("kill-switch", "Pause every agent now.", takes_target=False)
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Delete the demo's database and files first.")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Demo folder (default: $CONTROLROOM_HOME or ~/.local/share/controlroom/demo).",
+)
+@click.option(
+    "--agents",
+    "agents_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Agent definitions (default: the examples shipped with Control Room).",
+)
+@_fails_cleanly
+def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
+    """Run the example agents on the built-in scripted model (no network, no API key)."""
+    paths = demo_mod.demo_paths(home or (data_dir() / "demo"))
+    directory = agents_dir or bundled_agents_dir() or Path("agents")
+    agents = load_agents(directory)
+    demo_mod.prepare(paths, reset)
+    queued = _run(demo_mod.seed(paths.db, _CLOCK.now_ms()))
+    click.echo(f"demo database: {paths.db}")
+    click.echo(f"outbox: {paths.outbox}   refund ledger: {paths.ledger}")
+    click.echo(f"queued {queued} demo task(s)" if queued else "resuming the demo's agents")
+    show = lambda entry: click.echo(demo_mod.summary_line(entry))  # noqa: E731
+    code = _run(_serve(Paths(paths.db, directory, None), agents, True, "FULL", show))
+    click.echo(_run(_status_report(paths.db)))
+    click.echo("run `controlroom demo` again to resume, or `controlroom demo --reset` to restart")
+    sys.exit(code)
 
 
 # -- bench ------------------------------------------------------------------------------------

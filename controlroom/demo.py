@@ -1,0 +1,78 @@
+"""The demo: the example agents on the scripted model, on a database of their own.
+
+It needs no network and no key. The first run queues a few tasks; later runs resume
+whatever is unfinished (close it at any moment, even with kill -9, and run it again).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from controlroom.domain.events import JournalEntry
+from controlroom.store import queries
+from controlroom.store.database import open_database
+from controlroom.store.inbox import submit_agent
+
+DEMO_TASKS: tuple[tuple[str, str], ...] = (
+    ("mailer", "Tell ops@example.com and oncall@example.org that the nightly deploy finished."),
+    ("refunds", "refund order A-1001 40.00; refund order A-1002 12.50; refund B-2201 75"),
+    ("mailer", "Send the weekly digest to team@example.com."),
+)
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    home: Path
+    db: Path
+    outbox: Path
+    ledger: Path
+
+
+def demo_paths(home: Path) -> DemoPaths:
+    return DemoPaths(home, home / "demo.db", home / "outbox", home / "refunds.jsonl")
+
+
+def prepare(paths: DemoPaths, reset: bool) -> None:
+    """Create (or, with `reset`, recreate) the demo's folder and point its tools there."""
+    if reset and paths.home.exists():
+        shutil.rmtree(paths.home)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    os.environ["CONTROLROOM_OUTBOX"] = str(paths.outbox)
+    os.environ["CONTROLROOM_LEDGER"] = str(paths.ledger)
+
+
+async def seed(db_path: Path, now_ms: int) -> int:
+    """Queue the demo tasks if the database has no agents yet; return how many were queued."""
+    db = await open_database(db_path)
+    try:
+        if await queries.list_agents(db):
+            return 0
+        for agent, task in DEMO_TASKS:
+            await submit_agent(db, agent, task, "demo", None, now_ms)
+        return len(DEMO_TASKS)
+    finally:
+        await db.close()
+
+
+def summary_line(entry: JournalEntry) -> str:
+    """One readable line per event, with anything an agent wrote made printable."""
+    record = entry.as_log_record()
+    skip = {"id", "ts_ms", "agent_id", "identity", "step", "kind"}
+    details = ", ".join(
+        f"{key}={_short(value)}"
+        for key, value in record.items()
+        if key not in skip and value not in ("", None, [], {})
+    )
+    when = datetime.fromtimestamp(entry.ts_ms / 1000).astimezone().strftime("%H:%M:%S")
+    who = entry.agent_id or "supervisor"
+    return f"{when}  {who:<12} {entry.event.kind:<20} {details}"
+
+
+def _short(value: object, limit: int = 70) -> str:
+    text = " ".join(str(value).split())
+    text = "".join(ch if ch.isprintable() else "\N{REPLACEMENT CHARACTER}" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
