@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import logging
 import signal
 import socket
 import sys
@@ -32,6 +33,7 @@ from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
 from controlroom.runtime.bench import benchmark
 from controlroom.runtime.loader import load_agents
+from controlroom.runtime.process import tune_for_supervisor
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
 from controlroom.store import queries
 from controlroom.store.database import Database, open_database
@@ -109,6 +111,10 @@ def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="controlroom")
 def main() -> None:
     """Control Room: run LLM agents durably and watch them from a terminal."""
+    # Diagnostics go to stderr; stdout carries data (JSON lines, tables, ids).
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 # -- run --------------------------------------------------------------------------------------
@@ -135,6 +141,7 @@ def run(
     """Run the supervisor headless, printing one JSON object per journal event."""
     paths = _paths(db, agents_dir, policies)
     agents = load_agents(paths.agents)
+    tune_for_supervisor()
     code = _run(_serve(paths, agents, exit_when_idle, synchronous, _print_json_line))
     sys.exit(code)
 
@@ -403,6 +410,7 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     click.echo(f"outbox: {paths.outbox}   refund ledger: {paths.ledger}")
     click.echo(f"queued {queued} demo task(s)" if queued else "resuming the demo's agents")
     show = lambda entry: click.echo(demo_mod.summary_line(entry))  # noqa: E731
+    tune_for_supervisor()
     code = _run(_serve(Paths(paths.db, directory, None), agents, True, "FULL", show))
     click.echo(_run(_status_report(paths.db)))
     click.echo("run `controlroom demo` again to resume, or `controlroom demo --reset` to restart")
@@ -440,6 +448,7 @@ def bench(agent_count: int, steps: int, db: Path | None, synchronous: str, as_js
     if db is not None and db.exists():
         click.echo(f"error: {db}: exists; the benchmark needs a new database file", err=True)
         sys.exit(1)
+    tune_for_supervisor()
     result = benchmark(agent_count, steps, db, "FULL" if synchronous == "FULL" else "NORMAL")
     if as_json:
         click.echo(json.dumps(result))

@@ -306,7 +306,9 @@ class Supervisor:
             return False
         if await queries.pending_commands(self.db):
             return False
-        return not await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
+        # An agent whose definition is not loaded cannot run here; it must not keep us busy.
+        waiting = await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
+        return not [record for record in waiting if record.agent in self.agents]
 
     async def _heartbeat_loop(self) -> None:
         while True:
