@@ -97,6 +97,17 @@ class RunnerServices:
     backoff: Callable[[int], float] = backoff_seconds
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A call the gate allowed, ready to run: the tool, its context and arguments."""
+
+    step: int
+    call: ToolCall
+    tool: ToolSpec
+    ctx: ToolContext
+    kwargs: dict[str, Any]
+
+
 class StopAgent(Exception):
     """Ends the run loop in `status` (failed, in doubt) with `reason`."""
 
@@ -355,14 +366,15 @@ class AgentRunner:
         assert tool is not None and validated is not None
         plain = validated.model_dump(mode="json")
         key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
-        ctx = self._context(step, call, key, plain)
-        kwargs = arguments_dict(tool, validated)
+        prepared = _Call(
+            step, call, tool, self._context(step, call, key, plain), arguments_dict(tool, validated)
+        )
         if not tool.effect.has_side_effects:
             await self._durable()
-            result, reconciled = await self._invoke(step, tool, ctx, kwargs, call, first_attempt=1)
+            result, reconciled = await self._invoke(prepared, first_attempt=1)
         elif call.id in known.started:
             await self._durable()
-            result, reconciled = await self._recover_call(step, tool, ctx, kwargs, call, known)
+            result, reconciled = await self._recover_call(prepared, known)
         else:
             self._pending.append(
                 self._event(
@@ -371,7 +383,7 @@ class AgentRunner:
             )
             await self._commit_pending()
             crashpoints.reached("after-intent-commit")
-            result, reconciled = await self._invoke(step, tool, ctx, kwargs, call, first_attempt=1)
+            result, reconciled = await self._invoke(prepared, first_attempt=1)
             crashpoints.reached("after-tool-effect")
         self._pending.append(
             self._event(
@@ -383,44 +395,36 @@ class AgentRunner:
         )
         return result
 
-    async def _recover_call(
-        self,
-        step: int,
-        tool: ToolSpec,
-        ctx: ToolContext,
-        kwargs: dict[str, Any],
-        call: ToolCall,
-        known: UnfinishedStep,
-    ) -> tuple[str, bool]:
+    async def _recover_call(self, prepared: _Call, known: UnfinishedStep) -> tuple[str, bool]:
         """Invariant 3: a call started before a crash, with no recorded outcome."""
-        next_attempt = known.failed_attempts.get(call.id, 0) + 1
+        tool, ctx = prepared.tool, prepared.ctx
+        next_attempt = known.failed_attempts.get(prepared.call.id, 0) + 1
         if tool.effect is Effect.IDEMPOTENT_BY_KEY:
-            return await self._invoke(step, tool, ctx, kwargs, call, first_attempt=next_attempt)
+            return await self._invoke(prepared, first_attempt=next_attempt)
         if tool.effect is Effect.RECONCILABLE:
             found = await self._lookup(tool, ctx)
             if found is not None:
                 return found, True
-            return await self._invoke(step, tool, ctx, kwargs, call, first_attempt=next_attempt)
+            return await self._invoke(prepared, first_attempt=next_attempt)
         reason = (
             f"{tool.name} was started (key {ctx.key}) but its outcome was not recorded "
             "before a crash; it is not idempotent, so it is never retried automatically"
         )
-        self._in_doubt(step, tool, ctx, call, reason)
+        self._in_doubt(prepared, reason)
         raise StopAgent(AgentStatus.IN_DOUBT, reason)
 
-    def _in_doubt(
-        self, step: int, tool: ToolSpec, ctx: ToolContext, call: ToolCall, reason: str
-    ) -> None:
+    def _in_doubt(self, prepared: _Call, reason: str) -> None:
+        ctx = prepared.ctx
         self._pending.append(
             self._event(
                 ToolCallInDoubt(
-                    call_id=call.id,
-                    tool=tool.name,
+                    call_id=prepared.call.id,
+                    tool=prepared.tool.name,
                     key=ctx.key,
                     arguments=ctx.arguments,
                     reason=reason,
                 ),
-                step,
+                prepared.step,
             )
         )
 
@@ -437,29 +441,25 @@ class AgentRunner:
             ) from None
         return None if found is None else render_result(found)
 
-    async def _invoke(
-        self,
-        step: int,
-        tool: ToolSpec,
-        ctx: ToolContext,
-        kwargs: dict[str, Any],
-        call: ToolCall,
-        *,
-        first_attempt: int,
-    ) -> tuple[str, bool]:
+    async def _invoke(self, prepared: _Call, *, first_attempt: int) -> tuple[str, bool]:
+        """Run the tool under its timeout, retrying with backoff up to its attempts.
+
+        Returns the result text and whether it came from a reconciling lookup.
+        """
+        tool, ctx = prepared.tool, prepared.ctx
+        args = (ctx,) if tool.takes_context else ()
         attempt = first_attempt
         while True:
             try:
-                args = (ctx,) if tool.takes_context else ()
                 # asyncio.timeout runs the tool inline; wait_for would spawn a task per call.
                 async with asyncio.timeout(tool.timeout_s):
-                    value = await call_function(tool.fn, *args, **kwargs)
+                    value = await call_function(tool.fn, *args, **prepared.kwargs)
                 return render_result(value), False
             except TimeoutError:
                 error = f"timed out after {tool.timeout_s:g}s"
                 if tool.effect is Effect.UNSAFE:
                     reason = f"{tool.name} {error}; it is not idempotent and may have taken effect"
-                    self._in_doubt(step, tool, ctx, call, reason)
+                    self._in_doubt(prepared, reason)
                     raise StopAgent(AgentStatus.IN_DOUBT, reason) from None
                 if tool.effect is Effect.RECONCILABLE:
                     found = await self._lookup(tool, ctx)
@@ -473,14 +473,14 @@ class AgentRunner:
             self._pending.append(
                 self._event(
                     ToolCallFailed(
-                        call_id=call.id,
+                        call_id=prepared.call.id,
                         tool=tool.name,
                         key=ctx.key,
                         attempt=attempt,
                         error=error,
                         final=final,
                     ),
-                    step,
+                    prepared.step,
                 )
             )
             if final:
