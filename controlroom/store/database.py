@@ -87,8 +87,13 @@ def _inspect_existing(path: Path, integrity_check: bool) -> int:
         raise DatabaseRefused(f"{path}: file is empty (0 bytes), not a Control Room database")
     if not header.startswith(SQLITE_MAGIC):
         raise DatabaseRefused(f"{path}: not an SQLite database (unrecognised file header)")
+    # Without a WAL beside it, open the file as immutable: SQLite then takes no locks and
+    # creates no -wal/-shm side files, so a file we refuse is left exactly as it was. With
+    # one (a Control Room database after a crash), its frames must be read too.
+    has_wal = Path(f"{path}-wal").exists()
+    options = "mode=ro" if has_wal else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True)
     except sqlite3.Error as exc:
         raise DatabaseRefused(f"{path}: cannot open read-only: {exc}") from exc
     try:
