@@ -103,8 +103,6 @@ class AgentState(BaseModel):
     unknown_cost_turns: int = 0
     context_chars: int = 0
     message_count: int = 0
-    # Known from the checkpoint row's key, so never serialised into the state itself.
-    last_event_id: int = Field(default=0, exclude=True)
     result: str | None = None
     error: str | None = None
 

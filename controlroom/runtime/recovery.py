@@ -13,6 +13,7 @@ from typing import Literal
 from controlroom.domain.events import (
     JournalEntry,
     ModelTurnRecorded,
+    ResourceCreated,
     ToolCallDenied,
     ToolCallFailed,
     ToolCallInDoubt,
@@ -39,6 +40,8 @@ class UnfinishedStep:
     started: dict[str, ToolCallStarted] = field(default_factory=dict)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     failed_attempts: dict[str, int] = field(default_factory=dict)
+    # (key, kind, resource id) of resources already recorded: a resent call re-reports them.
+    resources: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -67,4 +70,6 @@ def unfinished_step(tail: list[JournalEntry], step: int) -> UnfinishedStep:
                 known.failed_attempts[event.call_id] = event.attempt
         elif isinstance(event, ToolCallInDoubt):
             known.outcomes[event.call_id] = Outcome("in_doubt", event.reason)
+        elif isinstance(event, ResourceCreated):
+            known.resources.add((event.key, event.resource_kind, event.resource_id))
     return known

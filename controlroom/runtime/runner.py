@@ -76,8 +76,8 @@ from controlroom.store.writer import (
 _MESSAGES = TypeAdapter(list[Message])
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
 _INSERT_RESOURCE = (
-    "INSERT INTO resources (agent_id, tool, kind, resource_id, data, key, status, created_ms,"
-    " updated_ms) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?)"
+    "INSERT OR IGNORE INTO resources (agent_id, tool, kind, resource_id, data, key, status,"
+    " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?)"
 )
 
 
@@ -200,7 +200,7 @@ class AgentRunner:
                     ),
                     self._event(AgentStarted(resumed=False, step=0), 0),
                 ],
-                CheckpointDelta(self.agent_id, _MESSAGES.dump_json(opening).decode(), state),
+                CheckpointDelta.of(self.agent_id, _MESSAGES.dump_json(opening).decode(), state),
                 [self._status_statement(AgentStatus.RUNNING)],
             )
             return state
@@ -290,7 +290,7 @@ class AgentRunner:
         await self._durable()
         self._inflight = self._writer.submit(
             pending,
-            CheckpointDelta(self.agent_id, _MESSAGES.dump_json(added).decode(), state),
+            CheckpointDelta.of(self.agent_id, _MESSAGES.dump_json(added).decode(), state),
             statements,
         )
         self._inflight.add_done_callback(lambda f: self._step_committed(started, f))
@@ -366,9 +366,9 @@ class AgentRunner:
         assert tool is not None and validated is not None
         plain = validated.model_dump(mode="json")
         key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
-        prepared = _Call(
-            step, call, tool, self._context(step, call, key, plain), arguments_dict(tool, validated)
-        )
+        ctx = self._context(step, call, key, plain, known.resources)
+        prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
+
         if not tool.effect.has_side_effects:
             await self._durable()
             result, reconciled = await self._invoke(prepared, first_attempt=1)
@@ -491,8 +491,18 @@ class AgentRunner:
             await self._services.clock.sleep(self._services.backoff(attempt))
             attempt += 1
 
-    def _context(self, step: int, call: ToolCall, key: str, plain: dict[str, Any]) -> ToolContext:
+    def _context(
+        self,
+        step: int,
+        call: ToolCall,
+        key: str,
+        plain: dict[str, Any],
+        recorded: set[tuple[str, str, str]],
+    ) -> ToolContext:
         async def register(kind: str, resource_id: str, data: dict[str, Any]) -> None:
+            if (key, kind, resource_id) in recorded:
+                return  # a call resent after a crash reports what it created the first time
+            recorded.add((key, kind, resource_id))
             now = self._services.clock.now_ms()
             await self._writer.commit(
                 [
@@ -542,7 +552,7 @@ class AgentRunner:
         pending.append(self._event(event, state.step))
         await self._writer.commit(
             pending,
-            CheckpointDelta(self.agent_id, "[]", state),
+            CheckpointDelta.of(self.agent_id, "[]", state),
             [self._status_statement(status, error=state.error)],
         )
 
@@ -559,7 +569,7 @@ class AgentRunner:
         statement = self._status_statement(stop.status, error=stop.reason)
         if pending:
             await self._writer.commit(
-                pending, CheckpointDelta(self.agent_id, "[]", state), [statement]
+                pending, CheckpointDelta.of(self.agent_id, "[]", state), [statement]
             )
         else:
             await self._writer.commit([], statements=[statement])

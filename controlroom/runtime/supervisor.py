@@ -132,6 +132,10 @@ class Supervisor:
                 SupervisorStarted(pid=self.pid, host=self.host, took_over_from=took_over)
             )
             crashpoints.reached("after-open")
+            # Commands given while no supervisor ran come first: an agent paused or
+            # terminated from another shell must not be resumed by recovery.
+            for command in await queries.pending_commands(self.db):
+                await self._apply_command(command, inline=True)
             await self._recover()
         except BaseException:
             await self.writer.close()
@@ -323,7 +327,10 @@ class Supervisor:
 
     # -- operator commands ----------------------------------------------------------------
 
-    async def _apply_command(self, command: queries.StoredCommand) -> None:
+    async def _apply_command(self, command: queries.StoredCommand, inline: bool = False) -> None:
+        if command.command == "terminate" and inline:
+            await self._terminate_command(command)
+            return
         if command.command == "terminate":
             # Terminating waits for the agent's safe point and runs compensations: do it
             # aside so other commands are not held up. It is marked applied when done.
@@ -377,18 +384,27 @@ class Supervisor:
         if not targets:
             return f"no agent matches {target!r}"
         paused: list[str] = []
+        others: list[str] = []
         for record in targets:
             running = self._running.get(record.id)
             if running is not None:
                 running.runner.pause_requested = reason
                 await self._runner_exit(record.id)
-                paused.append(record.id)
+                ended = _ended_as(running.task)
+                if ended is AgentStatus.PAUSED:
+                    paused.append(record.id)
+                else:  # it finished its step another way before reaching the pause
+                    others.append(f"{record.id} is {ended.value if ended else 'stopped'}")
             elif record.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
                 await self._set_status(
                     record.id, AgentStatus.PAUSED, None, AgentPaused(reason=reason)
                 )
                 paused.append(record.id)
-        return f"paused {', '.join(paused)}" if paused else f"nothing to pause for {target!r}"
+            else:
+                others.append(f"{record.id} is {record.status.value}")
+        parts = [f"paused {', '.join(paused)}"] if paused else []
+        parts += [f"not paused: {'; '.join(others)}"] if others else []
+        return "; ".join(parts) or f"nothing to pause for {target!r}"
 
     async def _resume(self, target: str, operator: str) -> str:
         targets = [r for r in await self._targets(target) if r.status is AgentStatus.PAUSED]
@@ -491,3 +507,10 @@ class Supervisor:
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
         return True, ""
+
+
+def _ended_as(task: asyncio.Task[AgentStatus]) -> AgentStatus | None:
+    """The status a finished runner task returned, if it returned one."""
+    if task.cancelled() or task.exception() is not None:
+        return None
+    return task.result()

@@ -114,14 +114,13 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
         deltas = (
             await conn.execute(
                 text(
-                    "SELECT event_id, messages, state FROM checkpoints WHERE agent_id = :id"
+                    "SELECT step, messages, state FROM checkpoints WHERE agent_id = :id"
                     " ORDER BY event_id"
                 ),
                 {"id": agent_id},
             )
         ).all()
-        after = int(deltas[-1][0]) if deltas else 0
-        done_step = AgentState.model_validate_json(deltas[-1][2]).step if deltas else 0
+        done_step = int(deltas[-1][0]) if deltas else 0
         # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
         tail_rows = (
             await conn.execute(
@@ -136,7 +135,6 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     messages: list[Message] = []
     if deltas:
         state = AgentState.model_validate_json(str(deltas[-1][2]))
-        state.last_event_id = after
         parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
         messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
     tail = [

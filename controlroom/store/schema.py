@@ -88,7 +88,16 @@ resources = Table(
     Column("created_ms", Integer, nullable=False),
     Column("updated_ms", Integer, nullable=False),
 )
-Index("ix_resources_agent", resources.c.agent_id)
+# A resource is identified by the call that created it (its key): one row however often
+# that call is resent, so a rollback compensates it once.
+Index(
+    "ux_resources_origin",
+    resources.c.agent_id,
+    resources.c.key,
+    resources.c.kind,
+    resources.c.resource_id,
+    unique=True,
+)
 
 commands = Table(
     "commands",

@@ -55,11 +55,21 @@ class PendingEvent(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CheckpointDelta:
-    """The messages a step added (JSON array) and the agent's small state after it."""
+    """The messages a step added (JSON array) and the agent's small state after it.
+
+    Both are serialised when the delta is made: the agent goes on mutating its state while
+    the commit is queued, and the checkpoint must hold the state of *this* step.
+    """
 
     agent_id: str
+    step: int
     messages_json: str
-    state: AgentState
+    state_json: str
+
+    @classmethod
+    def of(cls, agent_id: str, messages_json: str, state: AgentState) -> CheckpointDelta:
+        """A snapshot of `state` as it is now."""
+        return cls(agent_id, state.step, messages_json, state.model_dump_json())
 
 
 class Statement(NamedTuple):
@@ -209,9 +219,6 @@ class JournalWriter:
         counts = iter(done.result())
         for request, result in zip(batch, results, strict=True):
             result.rowcounts.extend(next(counts) for _ in request.statements)
-            checkpoint = request.checkpoint
-            if checkpoint is not None and result.entries:
-                checkpoint.state.last_event_id = result.entries[-1].id
         crashpoints.reached("after-commit")
         if self._pending:
             self._start_batch()  # the disk gets the next batch before anyone is woken
@@ -292,14 +299,13 @@ class JournalWriter:
                 next_id += 1
             checkpoint = request.checkpoint
             if checkpoint is not None:
-                state = checkpoint.state
                 checkpoint_rows.append(
                     (
                         checkpoint.agent_id,
                         next_id - 1,
-                        state.step,
+                        checkpoint.step,
                         checkpoint.messages_json,
-                        state.model_dump_json(),
+                        checkpoint.state_json,
                     )
                 )
             statements.extend((st.sql, st.params) for st in request.statements)
