@@ -1,0 +1,60 @@
+"""`controlroom bench`: one JSON object with the documented keys, figures that hold together,
+and a refusal to reuse an existing file. Timing is reported, never asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+KEYS = {
+    "agents",
+    "steps",
+    "steps_per_s",
+    "p50_ms",
+    "p99_ms",
+    "resume_ms",
+    "bytes_per_step",
+    "peak_rss_mb",
+}
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "controlroom", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_bench_reports_the_canonical_workload(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    done = _bench("--agents", "4", "--steps", "6", "--json", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert set(figures) >= KEYS
+    assert (figures["agents"], figures["steps"]) == (4, 6)
+    assert figures["durable_steps"] == 24
+    assert figures["effects"] == 24, "every step makes exactly one side effect"
+    assert 0 < figures["commits"] < 2 * 24, "steps of different agents share commits"
+    assert figures["p50_ms"] <= figures["p99_ms"]
+    assert 0 < figures["bytes_per_step"] < 4096
+    assert figures["steps_per_s"] > 0 and figures["resume_ms"] > 0 and figures["peak_rss_mb"] > 0
+    assert db.stat().st_size > 0, "--db keeps the database for inspection"
+
+
+def test_bench_refuses_an_existing_file(tmp_path: Path) -> None:
+    db = tmp_path / "precious.db"
+    db.write_text("keep me")
+    done = _bench("--agents", "1", "--steps", "1", "--db", str(db))
+    assert done.returncode != 0
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert db.read_text() == "keep me"
+
+
+def test_bench_table_without_json() -> None:
+    done = _bench("--agents", "2", "--steps", "2")
+    assert done.returncode == 0, done.stderr
+    assert "steps_per_s" in done.stdout and not done.stdout.lstrip().startswith("{")
