@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from controlroom import demo as demo_mod
 from controlroom.clock import SystemClock
@@ -96,6 +98,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Report operator-facing errors, and database errors met after opening, as one line."""
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -103,11 +107,43 @@ def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ControlRoomError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except DBAPIError as exc:
+            where = kwargs.get("db") or "database"
+            click.echo(f"error: {where}: {_database_problem(exc)}", err=True)
+            sys.exit(1)
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _database_problem(exc: DBAPIError) -> str:
+    cause = exc.orig
+    if isinstance(cause, sqlite3.OperationalError):
+        return f"database unavailable: {cause}"
+    return f"damaged or unreadable: {cause}"
+
+
+_NO_ARGS: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _Commands(click.Group):
+    """A group that reports usage mistakes as one `error:` line, like every other mistake."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except _NO_ARGS as exc:  # bare `controlroom`: the help is the answer, not an error
+            click.echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(0)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()} (see controlroom --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="controlroom")
 def main() -> None:
     """Control Room: run LLM agents durably and watch them from a terminal."""

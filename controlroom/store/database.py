@@ -11,6 +11,9 @@ instead of failing half-way on a busy database) and a read engine with deferred 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,15 +58,13 @@ async def open_database(
     Raises `DatabaseRefused` with a one-line reason naming the file.
     """
     db_path = Path(path)
-    exists = await asyncio.to_thread(db_path.exists)
-    if exists:
-        version = await asyncio.to_thread(_inspect_existing, db_path, integrity_check)
-    else:
+    if not await asyncio.to_thread(db_path.exists):
         if not create:
             raise DatabaseRefused(f"{db_path}: no such database")
         if not await asyncio.to_thread(db_path.parent.is_dir):
             raise DatabaseRefused(f"{db_path}: directory {db_path.parent} does not exist")
-        version = 0
+        await _create(db_path, synchronous)
+    version = await asyncio.to_thread(_inspect_existing, db_path, integrity_check)
     write_engine = _engine(db_path, synchronous, immediate=True)
     read_engine = _engine(db_path, synchronous, immediate=False)
     try:
@@ -75,6 +76,33 @@ async def open_database(
         await read_engine.dispose()
         raise DatabaseRefused(f"{db_path}: cannot migrate: {exc.orig}") from exc
     return Database(db_path, write_engine, read_engine, synchronous)
+
+
+async def _create(path: Path, synchronous: Synchronous) -> None:
+    """Create a new database atomically: build it under a temporary name, then link it in.
+
+    Two processes creating the same path at once must not see each other's half-made file:
+    the loser of the link finds the winner's complete database and opens that instead.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.creating")
+    engine = _engine(temporary, synchronous, immediate=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate, 0)
+        await engine.dispose()  # the last connection checkpoints the WAL into the file
+        # If another opener linked first, its database is the one to use.
+        with contextlib.suppress(FileExistsError):
+            await asyncio.to_thread(os.link, temporary, path)
+    except DBAPIError as exc:
+        raise DatabaseRefused(f"{path}: cannot create: {exc.orig}") from exc
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(_remove_with_sidecars, temporary)
+
+
+def _remove_with_sidecars(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _inspect_existing(path: Path, integrity_check: bool) -> int:

@@ -42,7 +42,16 @@ CURRENT_VERSION = MIGRATIONS[-1].version
 
 
 def migrate(conn: Connection, from_version: int) -> None:
-    """Apply every migration newer than `from_version`, recording each version as it lands."""
+    """Apply every migration newer than the database's version, recording each as it lands.
+
+    The version is read again inside the (immediate) transaction: another process may have
+    migrated the file since `from_version` was read.
+    """
+    if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'meta'")).first():
+        recorded = conn.execute(
+            text("SELECT value FROM meta WHERE key = 'schema_version'")
+        ).scalar()
+        from_version = max(from_version, int(recorded or 0))
     for migration in MIGRATIONS:
         if migration.version <= from_version:
             continue
