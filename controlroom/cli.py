@@ -278,34 +278,24 @@ def submit(
 def status(db: Path, agents_dir: Path, policies: Path | None, as_json: bool) -> None:
     """Show every agent: status, step, and why it stopped."""
     paths = _paths(db, agents_dir, policies)
-
-    async def go() -> tuple[list[AgentRecord], str]:
-        database = await open_database(paths.db, create=False, integrity_check=False)
-        try:
-            return await queries.list_agents(database), await _owner_line(database)
-        finally:
-            await database.close()
-
+    records, owner = _run(_load_status(paths.db))
     if as_json:
-        records, owner = _run(go())
-        click.echo(
-            json.dumps(
-                {"supervisor": owner, "agents": [r.model_dump(mode="json") for r in records]},
-                indent=2,
-            )
-        )
+        agents = [record.model_dump(mode="json") for record in records]
+        click.echo(json.dumps({"supervisor": owner, "agents": agents}, indent=2))
         return
-    click.echo(_run(_status_report(paths.db)))
+    click.echo(_status_text(records, owner))
 
 
-async def _status_report(db_path: Path) -> str:
+async def _load_status(db_path: Path) -> tuple[list[AgentRecord], str]:
     database = await open_database(db_path, create=False, integrity_check=False)
     try:
-        records, owner = await queries.list_agents(database), await _owner_line(database)
+        return await queries.list_agents(database), await _owner_line(database)
     finally:
         await database.close()
-    lines = [f"supervisor: {owner}", _table(records) if records else "no agents"]
-    return "\n".join(lines)
+
+
+def _status_text(records: list[AgentRecord], owner: str) -> str:
+    return "\n".join([f"supervisor: {owner}", _table(records) if records else "no agents"])
 
 
 def _table(records: list[AgentRecord]) -> str:
@@ -448,7 +438,7 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     show = lambda entry: click.echo(demo_mod.summary_line(entry))  # noqa: E731
     tune_for_supervisor()
     code = _run(_serve(Paths(paths.db, directory, None), agents, True, "FULL", show))
-    click.echo(_run(_status_report(paths.db)))
+    click.echo(_status_text(*_run(_load_status(paths.db))))
     click.echo("run `controlroom demo` again to resume, or `controlroom demo --reset` to restart")
     sys.exit(code)
 
