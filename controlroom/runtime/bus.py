@@ -41,10 +41,6 @@ class EventBus:
         self._subscriptions.append(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        if subscription in self._subscriptions:
-            self._subscriptions.remove(subscription)
-
     def publish(self, entries: Iterable[JournalEntry]) -> None:
         if not self._subscriptions:
             return

@@ -193,9 +193,6 @@ class Supervisor:
     def fatal_error(self) -> BaseException | None:
         return self._fatal
 
-    def running_ids(self) -> list[str]:
-        return list(self._running)
-
     # -- agents -----------------------------------------------------------------------------
 
     async def _launch(self, record: AgentRecord) -> None:

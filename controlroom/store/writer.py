@@ -134,11 +134,6 @@ class JournalWriter:
             self._last_id, self._last_hash = int(row[0]), bytes(row[1])
         self._open = True
 
-    @property
-    def last_event_id(self) -> int:
-        """The id of the last event handed to the database (committed or committing)."""
-        return self._last_id
-
     def submit(
         self,
         events: Sequence[PendingEvent],
