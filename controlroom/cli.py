@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import signal
 import socket
 import sqlite3
@@ -203,7 +204,14 @@ async def _serve(
 
         async def printer() -> None:
             while True:
-                show(await subscription.get())
+                entry = await subscription.get()
+                try:
+                    show(entry)
+                except BrokenPipeError:
+                    # The reader went away (`run | head`): the agents keep running, durably;
+                    # only the log is no longer shown.
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return
 
         printing = asyncio.create_task(printer())
         loop = asyncio.get_running_loop()
@@ -212,9 +220,10 @@ async def _serve(
         await supervisor.start()
         await supervisor.wait()
         await supervisor.stop()
-        while not subscription.queue.empty():
-            show(subscription.queue.get_nowait())
-        printing.cancel()
+        if not printing.done():
+            printing.cancel()
+            while not subscription.queue.empty():
+                show(subscription.queue.get_nowait())
         fatal = supervisor.fatal_error
         if fatal is not None:
             click.echo(f"error: supervisor stopped: {fatal}", err=True)

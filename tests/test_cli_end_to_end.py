@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,34 @@ def test_idle_run_exits_zero_on_signal(cli: Cli, workdir: Path, sig: signal.Sign
     assert owner.wait() == 0, owner.stderr()
     assert owner.stderr() == ""
     assert [e["kind"] for e in owner.lines()] == ["supervisor_started", "supervisor_stopped"]
+
+
+def test_run_survives_its_reader_going_away(cli: Cli, workdir: Path, slow_agents: Path) -> None:
+    """`run | head -1`: the log stops, the agents do not; `run` still exits 0."""
+    db = workdir / "cr.db"
+    for _ in range(2):
+        assert cli("submit", "--db", db, "--agents", slow_agents, "slow", "3").returncode == 0
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "controlroom",
+            "run",
+            "--db",
+            str(db),
+            "--agents",
+            str(slow_agents),
+            "--exit-when-idle",
+        ],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    json.loads(proc.stdout.readline())
+    proc.stdout.close()  # the reader goes away
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()
+    statuses = [row[0] for row in query(db, "SELECT status FROM agents ORDER BY seq")]
+    assert statuses == ["completed", "completed"]
