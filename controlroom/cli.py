@@ -478,11 +478,9 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     "--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_fails_cleanly
 def bench(agent_count: int, steps: int, db: Path | None, synchronous: str, as_json: bool) -> None:
     """Durability benchmark: N agents x S steps, each a model turn and a side-effecting call."""
-    if db is not None and db.exists():
-        click.echo(f"error: {db}: exists; the benchmark needs a new database file", err=True)
-        sys.exit(1)
     tune_for_supervisor()
     result = benchmark(agent_count, steps, db, "FULL" if synchronous == "FULL" else "NORMAL")
     if as_json:

@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from controlroom.domain.models import AgentStatus, Turn
 from controlroom.domain.specs import AgentSpec, ScriptView, ToolContext, agent, tool
+from controlroom.errors import ControlRoomError
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
 from controlroom.store import queries
 from controlroom.store.database import Database, Synchronous, open_database
@@ -174,5 +175,5 @@ def benchmark(
     """Synchronous entry point for the CLI."""
     with scratch_database(db_path) as path:
         if path.exists():
-            raise FileExistsError(f"{path}: the benchmark needs a new database file")
+            raise ControlRoomError(f"{path}: exists; the benchmark needs a new database file")
         return asyncio.run(run_benchmark(agents, steps, path, synchronous))

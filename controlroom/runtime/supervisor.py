@@ -325,10 +325,10 @@ class Supervisor:
     # -- operator commands ----------------------------------------------------------------
 
     async def _apply_command(self, command: queries.StoredCommand, inline: bool = False) -> None:
-        if command.command == "terminate" and inline:
-            await self._terminate_command(command)
-            return
         if command.command == "terminate":
+            if inline:
+                await self._terminate_command(command)
+                return
             # Terminating waits for the agent's safe point and runs compensations: do it
             # aside so other commands are not held up. It is marked applied when done.
             if any(t.get_name() == f"terminate:{command.id}" for t in self._background):
