@@ -7,7 +7,10 @@ submitted and when.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +136,29 @@ async def test_failed_group_commit_stops_the_writer(writer: JournalWriter, db: D
     assert chain_break(db.path) is None
 
 
+async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_loop(
+    writer: JournalWriter, db: Database
+) -> None:
+    """Another process (a CLI command) holding the write lock delays the commit, never the
+    event loop: the transaction waits for the lock on the connection's own thread."""
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        pending = writer.submit([_event(1)])
+        started = time.monotonic()
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - started < 1.0, "the event loop was blocked"
+        assert not pending.done()
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    result = await asyncio.wait_for(pending, 5)
+    assert query(db.path, "SELECT id FROM events") == [(result.entries[0].id,)]
+    assert (await writer.commit([_event(2)])).entries[0].id == result.entries[0].id + 1
+    assert chain_break(db.path) is None
+
+
 # -- checkpoints ----------------------------------------------------------------------------
 
 
@@ -251,7 +277,7 @@ async def test_load_agent_after_a_status_only_checkpoint(harness: Harness) -> No
     await harness.run_until_idle([STEADY])
     before = await queries.load_agent(harness.db, agent_id)
     assert before is not None and before.state is not None
-    state = before.state.model_copy(update={"status": AgentStatus.PAUSED})
+    state = dataclasses.replace(before.state, status=AgentStatus.PAUSED)
     writer = JournalWriter(harness.db, harness.clock)
     await writer.start()
     await writer.commit(

@@ -7,8 +7,7 @@ discriminator; payload fields are stored as JSON in `events.data`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -188,14 +187,22 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+def event_json(event: Event) -> str:
+    """The stored JSON of an event's payload (what `model_dump_json` gives, minus its
+    keyword-argument handling, which costs more than the serialisation on the hot path)."""
+    return event.__pydantic_serializer__.to_json(event).decode()
+
+
 def decode_event(kind: str, data: str) -> Event:
     """Rebuild a typed event from its stored kind and JSON payload."""
     return EVENT_TYPES[kind].model_validate_json(data)
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """An event as stored: its position in the journal, time, and who it is about."""
+class JournalEntry(NamedTuple):
+    """An event as stored: its position in the journal, time, and who it is about.
+
+    A named tuple: one is made for every journaled event, and it is immutable either way.
+    """
 
     id: int
     ts_ms: int

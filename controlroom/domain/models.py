@@ -6,10 +6,11 @@ These are the shapes that cross layers: the provider returns a `Turn`, the runti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class Usage(BaseModel):
@@ -83,11 +84,13 @@ class AgentStatus(StrEnum):
 _TERMINAL = frozenset({AgentStatus.COMPLETED, AgentStatus.FAILED, AgentStatus.TERMINATED})
 
 
-class AgentState(BaseModel):
+@dataclass(slots=True)
+class AgentState:
     """The small part of an agent's checkpoint (the messages are stored as per-step deltas).
 
     Keeping this small and separate is what keeps checkpoints linear: each step writes this
-    plus only the messages that step added.
+    plus only the messages that step added. A plain dataclass rather than a model because the
+    runtime updates it several times a step; pydantic still defines its JSON form.
     """
 
     agent_id: str
@@ -105,6 +108,17 @@ class AgentState(BaseModel):
     message_count: int = 0
     result: str | None = None
     error: str | None = None
+
+    def to_json(self) -> str:
+        return _AGENT_STATE.serializer.to_json(self).decode()
+
+    @staticmethod
+    def from_json(text: str) -> AgentState:
+        """Rebuild a state from `to_json`'s output (raises pydantic's ValidationError)."""
+        return _AGENT_STATE.validate_json(text)
+
+
+_AGENT_STATE: TypeAdapter[AgentState] = TypeAdapter(AgentState)
 
 
 class AgentRecord(BaseModel):

@@ -9,8 +9,7 @@ further checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -20,8 +19,7 @@ from controlroom.domain.specs import AgentSpec, ToolSpec
 Refusal = Literal["denied", "invalid"]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The gate's decision on one call; `tool` and `arguments` are set when allowed."""
 
     allowed: bool

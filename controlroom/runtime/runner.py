@@ -27,7 +27,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -97,8 +97,7 @@ class RunnerServices:
     backoff: Callable[[int], float] = backoff_seconds
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
+class _Call(NamedTuple):
     """A call the gate allowed, ready to run: the tool, its context and arguments."""
 
     step: int
@@ -290,7 +289,7 @@ class AgentRunner:
         await self._durable()
         self._inflight = self._writer.submit(
             pending,
-            CheckpointDelta.of(self.agent_id, _MESSAGES.dump_json(added).decode(), state),
+            CheckpointDelta.of(self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state),
             statements,
         )
         self._inflight.add_done_callback(lambda f: self._step_committed(started, f))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 
 GENESIS = bytes(32)
-_SEP = "\x1f"
 
 
 def row_hash(
@@ -24,9 +23,5 @@ def row_hash(
     data: str,
 ) -> bytes:
     """The chained hash of one journal row."""
-    digest = hashlib.sha256(prev)
-    digest.update(
-        f"{event_id}{_SEP}{ts_ms}{_SEP}{agent_id}{_SEP}{identity}{_SEP}{kind}{_SEP}{step}{_SEP}".encode()
-    )
-    digest.update(data.encode())
-    return digest.digest()
+    fields = f"{event_id}\x1f{ts_ms}\x1f{agent_id}\x1f{identity}\x1f{kind}\x1f{step}\x1f{data}"
+    return hashlib.sha256(prev + fields.encode()).digest()

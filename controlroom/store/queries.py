@@ -134,7 +134,7 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     state: AgentState | None = None
     messages: list[Message] = []
     if deltas:
-        state = AgentState.model_validate_json(str(deltas[-1][2]))
+        state = AgentState.from_json(str(deltas[-1][2]))
         parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
         messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
     tail = [

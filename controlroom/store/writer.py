@@ -1,20 +1,28 @@
 """The journal writer: one owner of the write connection, committing in groups.
 
-Agents hand it their step's rows and await a future. An idle writer starts a transaction
-at the end of the current event-loop iteration, so every agent that runs in that iteration
-(typically all those woken by the previous commit) shares it; requests that arrive while a
-transaction is on the disk form the next batch, which starts the moment the previous commit
-completes. Each batch is one transaction (`BEGIN IMMEDIATE`, one `executemany` per table,
-`COMMIT`) and only then are its waiters woken (Invariant 1).
+Agents hand it their step's rows and await a future. Each batch of requests is one
+transaction and only once it is durable are its waiters woken (Invariant 1). A transaction
+is split in two phases so the disk and the CPU work at the same time:
 
-Measured here, with a fast fsync and a CPU-bound loop, one commit per round of all agents
-beats splitting them into cohorts whose commits overlap the other cohort's work: the
-transaction's per-row work then competes for the GIL with the agents and takes longer.
+- the rows are inserted on the event loop's thread (`BEGIN IMMEDIATE`, one `executemany`
+  per table): this only touches SQLite's page cache and costs microseconds a row;
+- `COMMIT` (the WAL append and the fsync) runs on aiosqlite's thread, which holds no GIL
+  while SQLite writes, so agents keep running meanwhile.
 
-The writer is driven by callbacks rather than a task of its own, and the transaction runs
-on aiosqlite's thread in a single hop. Rows go through the driver connection's
-`executemany` rather than SQLAlchemy statements: on this hot path the Core overhead per
-row costs more than the insert itself.
+Running the inserts on the worker thread instead would hand the GIL back and forth once a
+row while the loop is busy, each handoff waiting for the loop thread's switch interval.
+
+An idle writer starts a batch at the end of the current loop iteration, so every agent
+that runs in it (typically all those woken by the previous commit) shares one fsync;
+requests that arrive while a commit is on the disk form the next batch, which starts the
+moment that commit completes. Starting a batch earlier, so that agents woken together split
+into cohorts whose commits overlap each other's work, was measured here and lost: it doubled
+the commits, and each completion waited for the busy loop thread to give up the GIL.
+
+If another process holds the write lock, `BEGIN IMMEDIATE` is not waited for on the loop's
+thread: the whole transaction is handed to the worker thread, which waits up to the busy
+timeout. Rows go through the driver connection rather than SQLAlchemy statements: on this
+hot path the Core overhead per row costs more than the insert itself.
 """
 
 from __future__ import annotations
@@ -30,10 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from controlroom import crashpoints
 from controlroom.clock import Clock
-from controlroom.domain.events import Event, JournalEntry
+from controlroom.domain.events import Event, JournalEntry, event_json
 from controlroom.domain.models import AgentState
 from controlroom.store.chain import GENESIS, row_hash
-from controlroom.store.database import Database
+from controlroom.store.database import BUSY_TIMEOUT_MS, Database
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
@@ -44,6 +52,10 @@ _INSERT_CHECKPOINT = (
 )
 
 
+_Rows = tuple[
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]
+]
+
 class PendingEvent(NamedTuple):
     """An event to journal, with the agent and identity it is attributed to."""
 
@@ -53,8 +65,7 @@ class PendingEvent(NamedTuple):
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointDelta:
+class CheckpointDelta(NamedTuple):
     """The messages a step added (JSON array) and the agent's small state after it.
 
     Both are serialised when the delta is made: the agent goes on mutating its state while
@@ -69,7 +80,7 @@ class CheckpointDelta:
     @classmethod
     def of(cls, agent_id: str, messages_json: str, state: AgentState) -> CheckpointDelta:
         """A snapshot of `state` as it is now."""
-        return cls(agent_id, state.step, messages_json, state.model_dump_json())
+        return cls(agent_id, state.step, messages_json, state.to_json())
 
 
 class Statement(NamedTuple):
@@ -79,8 +90,9 @@ class Statement(NamedTuple):
     params: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CommitResult:
+class CommitResult(NamedTuple):
+    """What a request's commit produced: its journal entries and each statement's rowcount."""
+
     entries: list[JournalEntry]
     rowcounts: list[int]
 
@@ -132,6 +144,8 @@ class JournalWriter:
         await cursor.close()
         if row is not None:
             self._last_id, self._last_hash = int(row[0]), bytes(row[1])
+        # Never wait for a lock on the loop's thread (see the module docstring).
+        await self._driver.execute("PRAGMA busy_timeout=0")
         self._open = True
 
     def submit(
@@ -179,18 +193,25 @@ class JournalWriter:
         self._open = False
         await self._idle.wait()
         if self._conn is not None:
+            # The connection goes back to the pool: give it back its busy timeout.
+            await self._driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await self._conn.close()
             self._conn = None
 
     def _start_batch(self) -> None:
         batch, self._pending = self._pending, []
+        conn = self._driver._conn
         try:
             rows, results = self._rows(batch)
-            job = functools.partial(_write_transaction, self._driver._conn, *rows)
+            try:
+                counts = _insert_rows(conn, busy_wait=False, rows=rows)
+                job = functools.partial(_commit, conn, counts)
+            except _Busy:
+                job = functools.partial(_write_transaction, conn, rows)
             done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
             # aiosqlite's worker queue: the primitive its public methods are built on. Putting
-            # the job there directly starts the transaction now, from this call, instead of
-            # when a task would next be scheduled (the dependency is pinned accordingly).
+            # the job there directly starts the commit now, from this call, instead of when a
+            # task would next be scheduled (the dependency is pinned accordingly).
             self._driver._tx.put_nowait((done, job))
         except Exception as exc:
             self._stop(batch, exc)
@@ -240,12 +261,7 @@ class JournalWriter:
         self._pending = []
         self._idle.set()
 
-    def _rows(
-        self, batch: list[_Request]
-    ) -> tuple[
-        tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]],
-        list[CommitResult],
-    ]:
+    def _rows(self, batch: list[_Request]) -> tuple[_Rows, list[CommitResult]]:
         """Assign ids, timestamps and chain hashes; build the rows of one transaction.
 
         The chain head advances here, at submission to the database: if the transaction
@@ -260,37 +276,12 @@ class JournalWriter:
         results: list[CommitResult] = []
         for request in batch:
             entries: list[JournalEntry] = []
-            for pending in request.events:
-                event = pending.event
-                data = event.model_dump_json()
-                digest = row_hash(
-                    prev,
-                    next_id,
-                    ts,
-                    pending.agent_id,
-                    pending.identity,
-                    event.kind,
-                    pending.step,
-                    data,
-                )
-                event_rows.append(
-                    (
-                        next_id,
-                        ts,
-                        pending.agent_id,
-                        pending.identity,
-                        event.kind,
-                        pending.step,
-                        data,
-                        digest,
-                    )
-                )
-                entries.append(
-                    JournalEntry(
-                        next_id, ts, pending.agent_id, pending.identity, pending.step, event
-                    )
-                )
-                prev = digest
+            for agent_id, identity, step, event in request.events:
+                kind = event.kind
+                data = event_json(event)
+                prev = row_hash(prev, next_id, ts, agent_id, identity, kind, step, data)
+                event_rows.append((next_id, ts, agent_id, identity, kind, step, data, prev))
+                entries.append(JournalEntry(next_id, ts, agent_id, identity, step, event))
                 next_id += 1
             checkpoint = request.checkpoint
             if checkpoint is not None:
@@ -303,21 +294,36 @@ class JournalWriter:
                         checkpoint.state_json,
                     )
                 )
-            statements.extend((st.sql, st.params) for st in request.statements)
+            if request.statements:
+                statements.extend(request.statements)
             results.append(CommitResult(entries, []))
         self._last_id = next_id - 1
         self._last_hash = prev
         return (event_rows, checkpoint_rows, statements), results
 
 
-def _write_transaction(
-    conn: sqlite3.Connection,
-    event_rows: list[tuple[Any, ...]],
-    checkpoint_rows: list[tuple[Any, ...]],
-    statements: list[tuple[str, tuple[Any, ...]]],
-) -> list[int]:
-    """One group commit, run on the connection's thread. Returns each statement's rowcount."""
-    conn.execute("BEGIN IMMEDIATE")
+class _Busy(Exception):
+    """Another connection holds the write lock; the transaction must wait off the loop."""
+
+
+def _insert_rows(conn: sqlite3.Connection, *, busy_wait: bool, rows: _Rows) -> list[int]:
+    """Phase one: open the transaction and insert the batch. Returns statement rowcounts.
+
+    With `busy_wait` false the connection's busy timeout is zero and a held write lock
+    raises `_Busy` at once, before anything is written.
+    """
+    event_rows, checkpoint_rows, statements = rows
+    if busy_wait:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not busy_wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            raise _Busy from None
+        raise
+    finally:
+        if busy_wait:
+            conn.execute("PRAGMA busy_timeout=0")
     try:
         if event_rows:
             conn.executemany(_INSERT_EVENT, event_rows)
@@ -325,9 +331,27 @@ def _write_transaction(
             conn.executemany(_INSERT_CHECKPOINT, checkpoint_rows)
         rowcounts = [conn.execute(sql, params).rowcount for sql, params in statements]
         crashpoints.reached("in-transaction")
-        conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise
     return rowcounts
+
+
+def _commit(conn: sqlite3.Connection, rowcounts: list[int]) -> list[int]:
+    """Phase two, on the connection's worker thread: make the batch durable."""
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        _roll_back(conn)
+        raise
+    return rowcounts
+
+
+def _write_transaction(conn: sqlite3.Connection, rows: _Rows) -> list[int]:
+    """Both phases on the worker thread, waiting for a write lock another process holds."""
+    return _commit(conn, _insert_rows(conn, busy_wait=True, rows=rows))
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
