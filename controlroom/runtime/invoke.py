@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic_core import to_json
 
 
 async def call_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -25,13 +24,11 @@ async def call_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     return result
 
 
-_RESULT = json.JSONEncoder(default=str, ensure_ascii=False)
-
-
 def render_result(value: Any) -> str:
-    """A tool's return value as the text the model will read."""
+    """A tool's return value as the text the model will read: JSON unless it is text.
+
+    Values JSON cannot express (dates, paths, sets) are rendered as their `str`.
+    """
     if isinstance(value, str):
         return value
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return _RESULT.encode(value)
+    return to_json(value, fallback=str).decode()

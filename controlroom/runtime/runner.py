@@ -363,7 +363,7 @@ class AgentRunner:
             return f"denied: {verdict.reason}"
         tool, validated = verdict.tool, verdict.arguments
         assert tool is not None and validated is not None
-        plain = validated.model_dump(mode="json")
+        plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
         key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
