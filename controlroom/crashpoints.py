@@ -19,7 +19,7 @@ POINTS: dict[str, str] = {
     "after-commit": "a group commit is durable but waiting agents were not woken",
     "after-intent-commit": "a side-effecting call is journaled as started; the tool has not run",
     "after-tool-effect": "the tool ran (its effect happened); its result is not journaled",
-    "after-step-commit": "a step's result and checkpoint are durable; the next step has not begun",
+    "after-step-commit": "a checkpoint after step 1 or later is durable; its agent has not gone on",
     "after-resource-created": "a tool registered a created resource",
     "mid-compensation": "a rollback ran one compensation and has not journaled it",
     "after-submit-pickup": "a queued task was picked up but not started",

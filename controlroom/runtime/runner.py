@@ -132,6 +132,7 @@ class AgentRunner:
         self._messages: list[Message] = list(stored.messages)
         self._pending: list[PendingEvent] = []
         self._inflight: asyncio.Future[CommitResult] | None = None
+        self._inflight_started = 0.0  # when the step now committing began (for latencies)
         self.pause_requested: str | None = None
         self.stop_requested = False
         self.terminate_requested = False
@@ -239,14 +240,9 @@ class AgentRunner:
         """Wait until the previous step's commit is durable (raises if it failed)."""
         inflight, self._inflight = self._inflight, None
         if inflight is not None:
-            await inflight
-
-    def _step_committed(self, started: float, future: asyncio.Future[CommitResult]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        if self.step_latencies is not None:
-            self.step_latencies.append(self._services.clock.monotonic() - started)
-        crashpoints.reached("after-step-commit")
+            committed = await inflight
+            if self.step_latencies is not None:
+                self.step_latencies.append(committed.durable_at - self._inflight_started)
 
     # -- one step -------------------------------------------------------------------------
 
@@ -292,7 +288,7 @@ class AgentRunner:
             CheckpointDelta.of(self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state),
             statements,
         )
-        self._inflight.add_done_callback(lambda f: self._step_committed(started, f))
+        self._inflight_started = started
         return finished
 
     def _account(self, usage: Usage) -> None:

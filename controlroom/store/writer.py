@@ -91,10 +91,12 @@ class Statement(NamedTuple):
 
 
 class CommitResult(NamedTuple):
-    """What a request's commit produced: its journal entries and each statement's rowcount."""
+    """What a request's commit produced: its journal entries, each statement's rowcount, and
+    when (the clock's monotonic time) the batch became durable."""
 
     entries: list[JournalEntry]
     rowcounts: list[int]
+    durable_at: float
 
 
 @dataclass(slots=True)
@@ -202,7 +204,7 @@ class JournalWriter:
         batch, self._pending = self._pending, []
         conn = self._driver._conn
         try:
-            rows, results = self._rows(batch)
+            rows, batch_entries = self._rows(batch)
             try:
                 counts = _insert_rows(conn, busy_wait=False, rows=rows)
                 job = functools.partial(_commit, conn, counts)
@@ -218,12 +220,12 @@ class JournalWriter:
             return
         self._in_flight = True
         self._idle.clear()
-        done.add_done_callback(functools.partial(self._finish_batch, batch, results))
+        done.add_done_callback(functools.partial(self._finish_batch, batch, batch_entries))
 
     def _finish_batch(
         self,
         batch: list[_Request],
-        results: list[CommitResult],
+        batch_entries: list[list[JournalEntry]],
         done: asyncio.Future[list[int]],
     ) -> None:
         self._in_flight = False
@@ -232,19 +234,21 @@ class JournalWriter:
             self._stop(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             return
         self.commits += 1
-        counts = iter(done.result())
-        for request, result in zip(batch, results, strict=True):
-            result.rowcounts.extend(next(counts) for _ in request.statements)
         crashpoints.reached("after-commit")
         if self._pending:
             self._start_batch()  # the disk gets the next batch before anyone is woken
         else:
             self._idle.set()
+        durable_at = self._clock.monotonic()
+        counts = iter(done.result())
         published: list[JournalEntry] = []
-        for request, result in zip(batch, results, strict=True):
-            published.extend(result.entries)
+        for request, entries in zip(batch, batch_entries, strict=True):
+            published.extend(entries)
+            if request.checkpoint is not None and request.checkpoint.step > 0:
+                crashpoints.reached("after-step-commit")
+            rowcounts = [next(counts) for _ in request.statements] if request.statements else []
             if not request.future.done():
-                request.future.set_result(result)
+                request.future.set_result(CommitResult(entries, rowcounts, durable_at))
         if self._on_committed is not None and published:
             self._on_committed(published)
 
@@ -261,7 +265,7 @@ class JournalWriter:
         self._pending = []
         self._idle.set()
 
-    def _rows(self, batch: list[_Request]) -> tuple[_Rows, list[CommitResult]]:
+    def _rows(self, batch: list[_Request]) -> tuple[_Rows, list[list[JournalEntry]]]:
         """Assign ids, timestamps and chain hashes; build the rows of one transaction.
 
         The chain head advances here, at submission to the database: if the transaction
@@ -273,7 +277,7 @@ class JournalWriter:
         event_rows: list[tuple[Any, ...]] = []
         checkpoint_rows: list[tuple[Any, ...]] = []
         statements: list[tuple[str, tuple[Any, ...]]] = []
-        results: list[CommitResult] = []
+        batch_entries: list[list[JournalEntry]] = []
         for request in batch:
             entries: list[JournalEntry] = []
             for agent_id, identity, step, event in request.events:
@@ -296,10 +300,10 @@ class JournalWriter:
                 )
             if request.statements:
                 statements.extend(request.statements)
-            results.append(CommitResult(entries, []))
+            batch_entries.append(entries)
         self._last_id = next_id - 1
         self._last_hash = prev
-        return (event_rows, checkpoint_rows, statements), results
+        return (event_rows, checkpoint_rows, statements), batch_entries
 
 
 class _Busy(Exception):
