@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
@@ -61,6 +61,7 @@ from controlroom.domain.models import (
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
 from controlroom.governance.gate import Gate, arguments_dict
 from controlroom.providers.base import Model, ModelError, TurnRequest
+from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
 from controlroom.runtime.keys import canonical_json, effect_key
 from controlroom.runtime.recovery import UnfinishedStep, unfinished_step
@@ -95,6 +96,7 @@ class RunnerServices:
     gate: Gate
     model_for: Callable[[AgentSpec], Model]
     backoff: Callable[[int], float] = backoff_seconds
+    deadlines: CallDeadlines = field(default_factory=CallDeadlines)
 
 
 class _Call(NamedTuple):
@@ -426,8 +428,7 @@ class AgentRunner:
     async def _lookup(self, tool: ToolSpec, ctx: ToolContext) -> str | None:
         assert tool.lookup is not None
         try:
-            async with asyncio.timeout(tool.timeout_s):
-                found = await call_function(tool.lookup, ctx)
+            found = await self._timed(tool.timeout_s, tool.lookup, ctx)
         except Exception as exc:
             raise StopAgent(
                 AgentStatus.IN_DOUBT,
@@ -446,9 +447,7 @@ class AgentRunner:
         attempt = first_attempt
         while True:
             try:
-                # asyncio.timeout runs the tool inline; wait_for would spawn a task per call.
-                async with asyncio.timeout(tool.timeout_s):
-                    value = await call_function(tool.fn, *args, **prepared.kwargs)
+                value = await self._timed(tool.timeout_s, tool.fn, *args, **prepared.kwargs)
                 return render_result(value), False
             except TimeoutError:
                 error = f"timed out after {tool.timeout_s:g}s"
@@ -485,6 +484,20 @@ class AgentRunner:
                 )
             await self._services.clock.sleep(self._services.backoff(attempt))
             attempt += 1
+
+    async def _timed(
+        self, timeout_s: float, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """`fn(*args, **kwargs)` in this task, raising TimeoutError after `timeout_s`."""
+        deadlines = self._services.deadlines
+        armed = deadlines.arm(timeout_s)
+        try:
+            value = await call_function(fn, *args, **kwargs)
+        except BaseException as exc:
+            deadlines.disarm(armed, exc)
+            raise
+        deadlines.disarm(armed, None)
+        return value
 
     def _context(
         self,
