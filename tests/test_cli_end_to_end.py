@@ -104,7 +104,7 @@ def test_submit_run_status_complete_the_example_agents(cli: Cli, workdir: Path) 
     lines = run.json_lines()  # every line of stdout is one JSON object
     _check_log_lines(lines)
     assert lines[0]["kind"] == "supervisor_started"
-    assert lines[-1]["kind"] == "supervisor_stopped"
+    assert [line["kind"] for line in lines[-2:]] == ["supervisor_stopped", "chain_head_signed"]
     completed = {line["agent_id"]: line for line in lines if line["kind"] == "agent_completed"}
     assert set(completed) == {"mailer-1", "refunds-1"}
     assert completed["refunds-1"]["result"] == "Refunded 2 order(s), 13.50 in total."
@@ -173,8 +173,8 @@ def test_pause_from_a_second_process_then_stop_and_resume(
     assert "Traceback" not in owner.stderr()
     lines = owner.lines()
     _check_log_lines(lines)
-    assert lines[-1]["kind"] == "supervisor_stopped"
-    assert lines[-1]["reason"] == "signal SIGTERM"
+    assert [line["kind"] for line in lines[-2:]] == ["supervisor_stopped", "chain_head_signed"]
+    assert lines[-2]["reason"] == "signal SIGTERM"
 
     status = cli("status", "--db", db, "--json")
     [record] = json.loads(status.stdout)["agents"]
@@ -220,8 +220,8 @@ def test_signal_stops_run_cleanly_and_a_relaunch_continues(
     assert "Traceback" not in owner.stderr()
     lines = owner.lines()
     _check_log_lines(lines)
-    assert lines[-1]["kind"] == "supervisor_stopped"
-    assert lines[-1]["reason"] == f"signal {sig.name}"
+    assert [line["kind"] for line in lines[-2:]] == ["supervisor_stopped", "chain_head_signed"]
+    assert lines[-2]["reason"] == f"signal {sig.name}"
     assert query(db, "SELECT COUNT(*) FROM lease") == [(0,)], "the lease was not released"
 
     # Stopped at a step boundary: the agent is still running, checkpointed at its last step.
@@ -249,7 +249,11 @@ def test_idle_run_exits_zero_on_signal(cli: Cli, workdir: Path, sig: signal.Sign
     owner.send(sig)
     assert owner.wait() == 0, owner.stderr()
     assert owner.stderr() == ""
-    assert [e["kind"] for e in owner.lines()] == ["supervisor_started", "supervisor_stopped"]
+    assert [e["kind"] for e in owner.lines()] == [
+        "supervisor_started",
+        "supervisor_stopped",
+        "chain_head_signed",
+    ]
 
 
 def test_run_survives_its_reader_going_away(cli: Cli, workdir: Path, slow_agents: Path) -> None:

@@ -156,6 +156,16 @@ class SupervisorStarted(Event):
     took_over_from: str = ""
 
 
+class ChainHeadSigned(Event):
+    """The supervisor signed the journal up to `head_id` (see store/anchor.py)."""
+
+    kind: ClassVar[str] = "chain_head_signed"
+    head_id: int
+    head_hash: str
+    signed_ms: int
+    signature: str
+
+
 class SupervisorStopped(Event):
     kind: ClassVar[str] = "supervisor_stopped"
     reason: str
@@ -182,6 +192,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentTerminated,
         OperatorActed,
         SupervisorStarted,
+        ChainHeadSigned,
         SupervisorStopped,
     )
 }

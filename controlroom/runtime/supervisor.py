@@ -37,13 +37,14 @@ from controlroom.governance.gate import Gate
 from controlroom.ids import TokenFactory, random_token
 from controlroom.providers.base import Model
 from controlroom.providers.scripted import ScriptedModel
+from controlroom.runtime.anchoring import JournalSigner
 from controlroom.runtime.bus import EventBus
 from controlroom.runtime.invoke import call_function
 from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seconds
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
-from controlroom.store.writer import JournalWriter, PendingEvent, Statement
+from controlroom.store.writer import JournalWriter, PendingEvent, Statement, WriterClosed
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class SupervisorOptions:
     poll_interval_s: float = 0.2
     exit_when_idle: bool = False
     shutdown_grace_s: float = 10.0
+    # How often the journal head is signed and the anchor file rewritten (and at stop).
+    anchor_interval_s: float = 10.0
     backoff: Callable[[int], float] = backoff_seconds
 
 
@@ -108,6 +111,7 @@ class Supervisor:
         self._services = RunnerServices(
             self.writer, self.clock, Gate(), model_for, self.options.backoff
         )
+        self._signer = JournalSigner(db, self.writer, self.clock, self.identity)
         self._running: dict[str, _Running] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
@@ -127,6 +131,7 @@ class Supervisor:
         )
         try:
             await self.writer.start()
+            await self._signer.prepare()
             took_over = previous.describe() if previous and previous.owner != self.owner else ""
             await self._journal(
                 SupervisorStarted(pid=self.pid, host=self.host, took_over_from=took_over)
@@ -144,6 +149,7 @@ class Supervisor:
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="supervisor-poll"),
             asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat"),
+            asyncio.create_task(self._anchor_loop(), name="supervisor-anchor"),
         ]
 
     async def _recover(self) -> None:
@@ -185,6 +191,7 @@ class Supervisor:
                 await asyncio.wait(late)
         if self._fatal is None:
             await self._journal(SupervisorStopped(reason=self._stop_reason or "stopped"))
+            await self._signer.sign()
         await self.writer.close()
         if not isinstance(self._fatal, LeaseLost):
             await release_lease(self.db, self.owner)
@@ -310,6 +317,16 @@ class Supervisor:
         # An agent whose definition is not loaded cannot run here; it must not keep us busy.
         waiting = await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
         return not [record for record in waiting if record.agent in self.agents]
+
+    async def _anchor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.anchor_interval_s)
+            try:
+                await self._signer.sign()
+            except WriterClosed:
+                return  # the writer failed; the supervisor is stopping for that reason
+            except Exception:
+                log.warning("signing the journal head failed", exc_info=True)
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -52,9 +52,8 @@ _INSERT_CHECKPOINT = (
 )
 
 
-_Rows = tuple[
-    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]
-]
+_Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]]
+
 
 class PendingEvent(NamedTuple):
     """An event to journal, with the agent and identity it is attributed to."""
@@ -133,6 +132,8 @@ class JournalWriter:
         self._driver: Any = None
         self._last_id = 0
         self._last_hash = GENESIS
+        # The id and hash of the newest durable row (what an audit anchor may sign).
+        self.durable_head: tuple[int, bytes] = (0, GENESIS)
         self._failure: Exception | None = None
         self.commits = 0
 
@@ -146,6 +147,7 @@ class JournalWriter:
         await cursor.close()
         if row is not None:
             self._last_id, self._last_hash = int(row[0]), bytes(row[1])
+        self.durable_head = (self._last_id, self._last_hash)
         # Never wait for a lock on the loop's thread (see the module docstring).
         await self._driver.execute("PRAGMA busy_timeout=0")
         self._open = True
@@ -220,12 +222,14 @@ class JournalWriter:
             return
         self._in_flight = True
         self._idle.clear()
-        done.add_done_callback(functools.partial(self._finish_batch, batch, batch_entries))
+        head = (self._last_id, self._last_hash)
+        done.add_done_callback(functools.partial(self._finish_batch, batch, batch_entries, head))
 
     def _finish_batch(
         self,
         batch: list[_Request],
         batch_entries: list[list[JournalEntry]],
+        head: tuple[int, bytes],
         done: asyncio.Future[list[int]],
     ) -> None:
         self._in_flight = False
@@ -234,6 +238,7 @@ class JournalWriter:
             self._stop(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             return
         self.commits += 1
+        self.durable_head = head
         crashpoints.reached("after-commit")
         if self._pending:
             self._start_batch()  # the disk gets the next batch before anyone is woken
