@@ -29,11 +29,12 @@ from sqlalchemy.exc import DBAPIError
 
 from controlroom import demo as demo_mod
 from controlroom.clock import SystemClock
-from controlroom.config import bundled_agents_dir, data_dir
+from controlroom.config import bundled_agents_dir, bundled_policies_dir, data_dir
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
+from controlroom.governance.policy_loader import PolicyError, PolicySet, load_policies
 from controlroom.runtime.bench import benchmark
 from controlroom.runtime.loader import load_agents
 from controlroom.runtime.process import tune_for_supervisor
@@ -179,8 +180,9 @@ def run(
     """Run the supervisor headless, printing one JSON object per journal event."""
     paths = _paths(db, agents_dir, policies)
     agents = load_agents(paths.agents)
+    rules = _policies_for(paths.policies, agents)
     tune_for_supervisor()
-    code = _run(_serve(paths, agents, exit_when_idle, synchronous, _print_json_line))
+    code = _run(_serve(paths, agents, rules, exit_when_idle, synchronous, _print_json_line))
     sys.exit(code)
 
 
@@ -192,6 +194,7 @@ def _print_json_line(entry: JournalEntry) -> None:
 async def _serve(
     paths: Paths,
     agents: dict[str, AgentSpec],
+    policies: PolicySet,
     exit_when_idle: bool,
     synchronous: str,
     show: Callable[[JournalEntry], None],
@@ -199,7 +202,11 @@ async def _serve(
     db = await open_database(paths.db, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
     try:
         supervisor = Supervisor(
-            db, agents, clock=_CLOCK, options=SupervisorOptions(exit_when_idle=exit_when_idle)
+            db,
+            agents,
+            clock=_CLOCK,
+            options=SupervisorOptions(exit_when_idle=exit_when_idle),
+            policies=policies,
         )
         subscription = supervisor.bus.subscribe()
 
@@ -518,6 +525,49 @@ async def _export(db_path: Path, sink: TextIO) -> None:
         await database.close()
 
 
+# -- policy -----------------------------------------------------------------------------------
+
+
+@main.group(cls=click.Group)
+def policy() -> None:
+    """Check policy files."""
+
+
+@policy.command(name="check")
+@_common
+@_fails_cleanly
+def policy_check(db: Path, agents_dir: Path, policies: Path | None) -> None:
+    """Validate a policy directory against the agent definitions (exit 2 on problems)."""
+    directory = policies or Path("policies")
+    loaded = _checked_policies(directory, load_agents(agents_dir))
+    click.echo(
+        f"{directory}: ok: {len(loaded.files)} file(s), policies for "
+        f"{', '.join(sorted(loaded.agents)) or 'no agents'}"
+    )
+
+
+def _checked_policies(directory: Path, agents: dict[str, AgentSpec]) -> PolicySet:
+    """The policies in `directory`, or every problem printed (one line each) and exit 2."""
+    try:
+        return load_policies(directory, agents)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {directory}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _policies_for(directory: Path | None, agents: dict[str, AgentSpec]) -> PolicySet:
+    """`--policies DIR`, else ./policies if there is one, else no policies (every agent may
+    use the tools its definition declares)."""
+    if directory is None:
+        default = Path("policies")
+        if not default.is_dir():
+            return PolicySet()
+        directory = default
+    return _checked_policies(directory, agents)
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -542,6 +592,8 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     paths = demo_mod.demo_paths(home or (data_dir() / "demo"))
     directory = agents_dir or bundled_agents_dir() or Path("agents")
     agents = load_agents(directory)
+    bundled = bundled_policies_dir() if agents_dir is None else None
+    rules = _checked_policies(bundled, agents) if bundled is not None else PolicySet()
     demo_mod.prepare(paths, reset)
     queued = _run(demo_mod.seed(paths.db, _CLOCK.now_ms()))
     click.echo(f"demo database: {paths.db}")
@@ -549,7 +601,7 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     click.echo(f"queued {queued} demo task(s)" if queued else "resuming the demo's agents")
     show = lambda entry: click.echo(demo_mod.summary_line(entry))  # noqa: E731
     tune_for_supervisor()
-    code = _run(_serve(Paths(paths.db, directory, None), agents, True, "FULL", show))
+    code = _run(_serve(Paths(paths.db, directory, bundled), agents, rules, True, "FULL", show))
     click.echo(_status_text(*_run(_load_status(paths.db))))
     click.echo("run `controlroom demo` again to resume, or `controlroom demo --reset` to restart")
     sys.exit(code)

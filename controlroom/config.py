@@ -22,3 +22,9 @@ def bundled_agents_dir() -> Path | None:
     """The example agents shipped beside the package in a checkout, if present."""
     candidate = Path(__file__).resolve().parent.parent / "agents"
     return candidate if candidate.is_dir() else None
+
+
+def bundled_policies_dir() -> Path | None:
+    """The example agents' policies shipped beside the package in a checkout, if present."""
+    candidate = Path(__file__).resolve().parent.parent / "policies"
+    return candidate if candidate.is_dir() else None

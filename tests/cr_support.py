@@ -28,6 +28,7 @@ from controlroom.clock import FakeClock
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord, AgentStatus
 from controlroom.domain.specs import AgentSpec
+from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
 from controlroom.store import queries
@@ -278,7 +279,9 @@ class Harness:
         record = await submit_agent(self.db, name, task, user, None, self.clock.now_ms())
         return record.id
 
-    def supervisor(self, agents: Iterable[AgentSpec], **options: Any) -> Supervisor:
+    def supervisor(
+        self, agents: Iterable[AgentSpec], policies: PolicySet | None = None, **options: Any
+    ) -> Supervisor:
         settings: dict[str, Any] = {"poll_interval_s": 0.01, "backoff": no_backoff}
         settings.update(options)
         return Supervisor(
@@ -287,13 +290,18 @@ class Harness:
             clock=self.clock,
             tokens=self.tokens,
             options=SupervisorOptions(**settings),
+            policies=policies,
         )
 
     async def run_until_idle(
-        self, agents: Iterable[AgentSpec], within_s: float = 20.0, **options: Any
+        self,
+        agents: Iterable[AgentSpec],
+        within_s: float = 20.0,
+        policies: PolicySet | None = None,
+        **options: Any,
     ) -> None:
         """Start a supervisor, let it run every queued agent to rest, stop it cleanly."""
-        supervisor = self.supervisor(agents, exit_when_idle=True, **options)
+        supervisor = self.supervisor(agents, policies, exit_when_idle=True, **options)
         await supervisor.start()
         try:
             async with asyncio.timeout(within_s):

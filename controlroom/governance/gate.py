@@ -9,12 +9,14 @@ further checks.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
 from controlroom.domain.models import ToolCall
 from controlroom.domain.specs import AgentSpec, ToolSpec
+from controlroom.governance.policy_loader import PolicySet
 
 Refusal = Literal["denied", "invalid"]
 
@@ -32,15 +34,22 @@ class Verdict(NamedTuple):
 class Gate:
     """Access control and argument validation (the first checks of the governance stack)."""
 
+    def __init__(self, policies: PolicySet | None = None) -> None:
+        self._policies = policies or PolicySet()
+
     def check(self, agent: AgentSpec, call: ToolCall) -> Verdict:
-        """Decide whether `agent` may make `call` as proposed."""
+        """Decide whether `agent` may make `call` as proposed.
+
+        Tool names must match exactly: a name that differs only in case, width or invisible
+        characters is a different name and is refused (and said to resemble the real one).
+        """
         tool = agent.tool(call.name)
-        if tool is None:
-            return Verdict(
-                False,
-                f"tool {call.name!r} is not on agent {agent.name}'s allowlist",
-                refusal="denied",
-            )
+        if tool is None or not self._policies.for_agent(agent.name).allows(tool.name):
+            reason = f"tool {call.name!r} is not on agent {agent.name}'s allowlist"
+            resembled = _resembled(agent, call.name)
+            if resembled is not None and resembled != call.name:
+                reason += f" (it resembles {resembled!r}; tool names must match exactly)"
+            return Verdict(False, reason, refusal="denied")
         try:
             # The validator itself: `model_validate`'s keyword handling costs more than the
             # validation of a few arguments, once per call.
@@ -53,6 +62,21 @@ class Gate:
                 tool=tool,
             )
         return Verdict(True, "allowed", tool=tool, arguments=arguments)
+
+
+_INVISIBLE = dict.fromkeys(
+    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).translate(_INVISIBLE).casefold()
+
+
+def _resembled(agent: AgentSpec, name: str) -> str | None:
+    """The agent's tool whose name `name` folds to (case, width, invisible characters)."""
+    folded = _folded(name)
+    return next((tool.name for tool in agent.tools if _folded(tool.name) == folded), None)
 
 
 def _summary(exc: ValidationError) -> str:

@@ -68,6 +68,4 @@ class CallDeadlines:
             if not armed.expired and armed.when <= now:
                 armed.expired = True
                 armed.task.cancel()
-        self._check_handle = (
-            loop.call_later(self._resolution, self._check) if self._armed else None
-        )
+        self._check_handle = loop.call_later(self._resolution, self._check) if self._armed else None

@@ -34,6 +34,7 @@ from controlroom.domain.models import AgentRecord, AgentStatus, Resource
 from controlroom.domain.specs import AgentSpec, ToolContext
 from controlroom.errors import ControlRoomError
 from controlroom.governance.gate import Gate
+from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import TokenFactory, random_token
 from controlroom.providers.base import Model
 from controlroom.providers.scripted import ScriptedModel
@@ -97,6 +98,7 @@ class Supervisor:
         bus: EventBus | None = None,
         model_for: Callable[[AgentSpec], Model] = default_model_for,
         options: SupervisorOptions | None = None,
+        policies: PolicySet | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -109,7 +111,7 @@ class Supervisor:
         self.identity = f"supervisor:{self.host}:{self.pid}"
         self.writer = JournalWriter(db, self.clock, self.bus.publish)
         self._services = RunnerServices(
-            self.writer, self.clock, Gate(), model_for, self.options.backoff
+            self.writer, self.clock, Gate(policies), model_for, self.options.backoff
         )
         self._signer = JournalSigner(db, self.writer, self.clock, self.identity)
         self._running: dict[str, _Running] = {}

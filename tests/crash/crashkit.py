@@ -399,7 +399,11 @@ class CrashLab:
         return base.with_suffix(".out"), base.with_suffix(".err")
 
     def _common(self) -> list[str]:
-        return ["--db", str(self.db), "--agents", str(AGENTS_DIR)]
+        # No policies: the crash agents may use every tool they declare (and the repository's
+        # ./policies, written for the example agents, must not be picked up from the cwd).
+        policies = self.root / "policies"
+        policies.mkdir(exist_ok=True)
+        return ["--db", str(self.db), "--agents", str(AGENTS_DIR), "--policies", str(policies)]
 
     # -- commands --------------------------------------------------------------------------
 

@@ -1,0 +1,183 @@
+"""What policy files say, as validated models, and the decisions read off them.
+
+A policy directory holds `*.toml` files; each may describe several agents under
+`[agent.NAME]`. Everything is optional: an agent without a policy may use every tool its
+definition declares, autonomously. The checks that need the agent definitions (unknown
+agents, tools and arguments, contradicting tier rules) are in governance/policy_loader.py.
+
+Authority tiers, from least to most human involvement: `autonomous` (just do it), `notify`
+(do it and tell someone), `approve` (wait for a human's decision), `escalate` (wait for a
+more senior human's decision).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Tier = Literal["autonomous", "notify", "approve", "escalate"]
+TIERS: tuple[Tier, ...] = ("autonomous", "notify", "approve", "escalate")
+
+
+class _Strict(BaseModel):
+    """Policy models reject unknown fields: a misspelt limit must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierRule(_Strict):
+    """Calls of `tool` whose numeric `argument` lies in (above, at_most] take `tier`.
+
+    Without `argument`, the rule covers every call of the tool.
+    """
+
+    tool: str
+    tier: Tier
+    argument: str | None = None
+    above: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TierRule:
+        if self.argument is None and (self.above is not None or self.at_most is not None):
+            raise ValueError("`above`/`at_most` need the `argument` they bound")
+        if self.argument is not None and self.above is None and self.at_most is None:
+            raise ValueError("a rule on an argument needs `above` and/or `at_most`")
+        if self.above is not None and self.at_most is not None and self.above >= self.at_most:
+            raise ValueError(f"empty range: above {self.above:g} and at_most {self.at_most:g}")
+        return self
+
+    @property
+    def low(self) -> float:
+        return -math.inf if self.above is None else self.above
+
+    @property
+    def high(self) -> float:
+        return math.inf if self.at_most is None else self.at_most
+
+    def matches(self, arguments: dict[str, Any]) -> bool:
+        if self.argument is None:
+            return True
+        value = arguments.get(self.argument)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return self.low < value <= self.high
+
+    def overlaps(self, other: TierRule) -> bool:
+        """Whether some call could match both rules (same tool assumed)."""
+        if self.argument is None or other.argument is None:
+            return True
+        if self.argument != other.argument:
+            return True  # two different arguments: a call can fall in both ranges
+        return max(self.low, other.low) < min(self.high, other.high)
+
+    def describe(self) -> str:
+        if self.argument is None:
+            return f"{self.tool} -> {self.tier}"
+        return f"{self.tool} {self.argument} in ({self.low:g}, {self.high:g}] -> {self.tier}"
+
+
+class RateLimit(_Strict):
+    """A token bucket: `calls_per_minute` on average, bursts of up to `burst` calls."""
+
+    calls_per_minute: float = Field(gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+
+class LoopLimits(_Strict):
+    """Repeats of one call (same tool, same canonical arguments) or of a cycle like A-B-A-B:
+    warn after `warn_after`, require approval after `approve_after`, stop after `stop_after`."""
+
+    warn_after: int = Field(default=3, ge=1)
+    approve_after: int = Field(default=5, ge=1)
+    stop_after: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> LoopLimits:
+        if not self.warn_after <= self.approve_after <= self.stop_after:
+            raise ValueError("need warn_after <= approve_after <= stop_after")
+        return self
+
+
+class OutboundRule(_Strict):
+    """What may not leave through an argument: text matching `deny_patterns` (regular
+    expressions), or e-mail addresses and URLs outside `allow_domains` (when given)."""
+
+    argument: str
+    tool: str | None = None
+    deny_patterns: tuple[str, ...] = ()
+    allow_domains: tuple[str, ...] | None = None
+
+    @field_validator("deny_patterns")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a regex: {exc}") from None
+        return patterns
+
+
+class BreakerLimits(_Strict):
+    """When the breaker trips on its own (it can always be tripped by hand)."""
+
+    max_consecutive_failures: int = Field(default=5, ge=1)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+
+
+class AgentPolicy(_Strict):
+    """Everything the gate needs to know about one agent."""
+
+    tools: tuple[str, ...] | None = None
+    tiers: tuple[TierRule, ...] = ()
+    rate: RateLimit | None = None
+    tool_rates: dict[str, RateLimit] = Field(default_factory=dict)
+    loops: LoopLimits = LoopLimits()
+    budget_usd: float | None = Field(default=None, gt=0)
+    outbound: tuple[OutboundRule, ...] = ()
+    screening: Literal["off", "standard", "strict"] = "standard"
+    when_tainted: Literal["approve", "deny"] = "approve"
+    breaker: BreakerLimits = BreakerLimits()
+
+    def allows(self, tool: str) -> bool:
+        """Whether the allowlist names `tool` (no allowlist: the definition's tools)."""
+        return self.tools is None or tool in self.tools
+
+    def tier_for(self, tool: str, arguments: dict[str, Any]) -> Tier:
+        """The tier of a call: the most demanding rule it matches, else autonomous."""
+        matched = [
+            rule.tier for rule in self.tiers if rule.tool == tool and rule.matches(arguments)
+        ]
+        return max(matched, key=TIERS.index, default="autonomous")
+
+
+class ApproverRule(_Strict):
+    """Who may decide calls of `tiers`, up to `up_to_usd` (the call's `amount_argument`)."""
+
+    who: tuple[str, ...] = Field(min_length=1)
+    tiers: tuple[Tier, ...] = ("approve",)
+    agents: tuple[str, ...] | None = None
+    up_to_usd: float | None = Field(default=None, gt=0)
+
+
+class NotificationRoute(_Strict):
+    """Where alerts and requests of `tiers` are sent."""
+
+    channel: Literal["log", "webhook", "smtp"]
+    target: str = ""
+    tiers: tuple[Tier, ...] = ("notify", "approve", "escalate")
+
+
+class PolicyFile(_Strict):
+    """One `policies/*.toml` file."""
+
+    agent: dict[str, AgentPolicy] = Field(default_factory=dict)
+    approvers: tuple[ApproverRule, ...] = ()
+    notify: tuple[NotificationRoute, ...] = ()
+
+
+DEFAULT_POLICY = AgentPolicy()
