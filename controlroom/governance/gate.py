@@ -2,9 +2,9 @@
 
 The model may ask for any tool with any arguments; the framework decides. Checks run in a
 fixed order (DESIGN.md, "Governance") and the first refusal wins; each verdict says why, so
-the journal can show why a call did or did not run. This is the minimal gate of the runtime:
-access control and argument validation; policy, identity, monitoring and tiers plug in as
-further checks.
+the journal can show why a call did or did not run. Today: the policy's allowlist, argument
+validation against the tool's schema, and outbound rules on the validated arguments;
+identity, monitoring and tiers plug in as further checks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from controlroom.domain.models import ToolCall
 from controlroom.domain.specs import AgentSpec, ToolSpec
+from controlroom.governance import outbound
 from controlroom.governance.policy_loader import PolicySet
 
 Refusal = Literal["denied", "invalid"]
@@ -43,8 +44,9 @@ class Gate:
         Tool names must match exactly: a name that differs only in case, width or invisible
         characters is a different name and is refused (and said to resemble the real one).
         """
+        policy = self._policies.for_agent(agent.name)
         tool = agent.tool(call.name)
-        if tool is None or not self._policies.for_agent(agent.name).allows(tool.name):
+        if tool is None or not policy.allows(tool.name):
             reason = f"tool {call.name!r} is not on agent {agent.name}'s allowlist"
             resembled = _resembled(agent, call.name)
             if resembled is not None and resembled != call.name:
@@ -61,6 +63,10 @@ class Gate:
                 refusal="invalid",
                 tool=tool,
             )
+        if policy.outbound:
+            refused = outbound.refusal(policy.outbound, tool.name, arguments_dict(tool, arguments))
+            if refused is not None:
+                return Verdict(False, refused, refusal="denied", tool=tool)
         return Verdict(True, "allowed", tool=tool, arguments=arguments)
 
 

@@ -24,11 +24,18 @@ async def call_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     return result
 
 
-def render_result(value: Any) -> str:
-    """A tool's return value as the text the model will read: JSON unless it is text.
+# A result longer than this is cut, with a marker saying so: a tool that returns a whole
+# file or page must not blow up the journal, the model's context, or the agent.
+MAX_RESULT_CHARS = 100_000
+
+
+def render_result(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
+    """A tool's return value as the text the model will read: JSON unless it is text,
+    truncated to `limit` characters with a marker.
 
     Values JSON cannot express (dates, paths, sets) are rendered as their `str`.
     """
-    if isinstance(value, str):
-        return value
-    return to_json(value, fallback=str).decode()
+    text = value if isinstance(value, str) else to_json(value, fallback=str).decode()
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[truncated by Control Room: {len(text) - limit} more characters]"
