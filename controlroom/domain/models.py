@@ -108,6 +108,9 @@ class AgentState:
     message_count: int = 0
     result: str | None = None
     error: str | None = None
+    # Where untrusted content first reached this agent's context ("web_fetch at step 3"), or
+    # None: a tainted agent's side-effecting calls need approval, whatever a detector says.
+    tainted_by: str | None = None
 
     def to_json(self) -> str:
         return _AGENT_STATE.serializer.to_json(self).decode()

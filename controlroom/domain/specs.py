@@ -89,6 +89,8 @@ class ToolSpec:
     compensate: Compensation | None
     takes_context: bool
     argument_names: tuple[str, ...]
+    # Its output comes from outside and taints the agent that reads it (see `tool`).
+    untrusted: bool = False
 
     @property
     def reversible(self) -> bool:
@@ -113,6 +115,7 @@ def tool(
     timeout: float = 30.0,
     attempts: int = 1,
     description: str | None = None,
+    untrusted: bool = False,
 ) -> Callable[[ToolFunction], ToolSpec]: ...
 
 
@@ -127,15 +130,20 @@ def tool(
     timeout: float = 30.0,
     attempts: int = 1,
     description: str | None = None,
+    untrusted: bool = False,
 ) -> ToolSpec | Callable[[ToolFunction], ToolSpec]:
     """Declare a tool. Use as `@tool` or `@tool(effect="idempotent_by_key", ...)`.
 
     The first parameter receives a `ToolContext` if it is annotated so or named `ctx`; every
-    other parameter becomes a validated argument.
+    other parameter becomes a validated argument. `untrusted=True` says the tool's output
+    comes from outside (web pages, e-mail, files): once it reaches an agent's context the
+    agent is tainted, and its side-effecting calls need approval from then on.
     """
 
     def build(func: ToolFunction) -> ToolSpec:
-        return _build_tool(func, name, effect, lookup, compensate, timeout, attempts, description)
+        return _build_tool(
+            func, name, effect, lookup, compensate, timeout, attempts, description, untrusted
+        )
 
     if fn is not None:
         return build(fn)
@@ -154,6 +162,7 @@ def _build_tool(
     timeout: float,
     attempts: int,
     description: str | None,
+    untrusted: bool,
 ) -> ToolSpec:
     tool_name = name or func.__name__
     if not _NAME.match(tool_name):
@@ -188,6 +197,7 @@ def _build_tool(
         compensate=compensate,
         takes_context=takes_context,
         argument_names=tuple(args_model.model_fields),
+        untrusted=untrusted,
     )
 
 

@@ -19,7 +19,7 @@ from controlroom.domain.specs import AgentSpec, ToolSpec
 from controlroom.governance import outbound
 from controlroom.governance.policy_loader import PolicySet
 
-Refusal = Literal["denied", "invalid"]
+Refusal = Literal["denied", "invalid", "needs_approval"]
 
 
 class Verdict(NamedTuple):
@@ -38,11 +38,13 @@ class Gate:
     def __init__(self, policies: PolicySet | None = None) -> None:
         self._policies = policies or PolicySet()
 
-    def check(self, agent: AgentSpec, call: ToolCall) -> Verdict:
+    def check(self, agent: AgentSpec, call: ToolCall, tainted_by: str | None = None) -> Verdict:
         """Decide whether `agent` may make `call` as proposed.
 
         Tool names must match exactly: a name that differs only in case, width or invisible
         characters is a different name and is refused (and said to resemble the real one).
+        `tainted_by` says where untrusted content reached the agent, if it did: from then on
+        a side-effecting call is denied, or needs approval, as the agent's policy says.
         """
         policy = self._policies.for_agent(agent.name)
         tool = agent.tool(call.name)
@@ -67,7 +69,25 @@ class Gate:
             refused = outbound.refusal(policy.outbound, tool.name, arguments_dict(tool, arguments))
             if refused is not None:
                 return Verdict(False, refused, refusal="denied", tool=tool)
+        if tainted_by is not None and tool.effect.has_side_effects:
+            return _tainted(policy.when_tainted, tool, tainted_by)
         return Verdict(True, "allowed", tool=tool, arguments=arguments)
+
+
+def _tainted(action: str, tool: ToolSpec, tainted_by: str) -> Verdict:
+    why = f"the agent has read untrusted content ({tainted_by})"
+    if action == "deny":
+        return Verdict(
+            False, f"{why}; its policy denies side-effecting calls", refusal="denied", tool=tool
+        )
+    # Until operators can approve calls, a call that needs approval is refused: the guarantee
+    # is that it never runs without one.
+    return Verdict(
+        False,
+        f"{tool.name} needs an operator's approval: {why}; approvals are not available yet",
+        refusal="needs_approval",
+        tool=tool,
+    )
 
 
 _INVISIBLE = dict.fromkeys(

@@ -135,6 +135,7 @@ class AgentRunner:
         self._pending: list[PendingEvent] = []
         self._inflight: asyncio.Future[CommitResult] | None = None
         self._inflight_started = 0.0  # when the step now committing began (for latencies)
+        self._step_taint: str | None = None  # untrusted output read in the current step
         self.pause_requested: str | None = None
         self.stop_requested = False
         self.terminate_requested = False
@@ -271,6 +272,9 @@ class AgentRunner:
                 Message(role="tool", content=content, tool_call_id=call.id, name=call.name)
             )
         self._account(turn.usage)
+        if self._step_taint is not None and state.tainted_by is None:
+            state.tainted_by = self._step_taint
+        self._step_taint = None
         state.step = step
         self._messages.extend(added)
         state.message_count += len(added)
@@ -335,8 +339,11 @@ class AgentRunner:
         if outcome is not None:
             if outcome.kind == "in_doubt":
                 raise StopAgent(AgentStatus.IN_DOUBT, outcome.content)
+            if outcome.kind == "succeeded":
+                self._note_output(step, self.spec.tool(call.name))
             return outcome.content
-        verdict = self._services.gate.check(self.spec, call)
+        assert self._state is not None
+        verdict = self._services.gate.check(self.spec, call, self._state.tainted_by)
         if not verdict.allowed:
             if verdict.refusal == "invalid":
                 self._pending.append(
@@ -382,6 +389,7 @@ class AgentRunner:
             crashpoints.reached("after-intent-commit")
             result, reconciled = await self._invoke(prepared, first_attempt=1)
             crashpoints.reached("after-tool-effect")
+        self._note_output(step, tool)
         self._pending.append(
             self._event(
                 ToolCallSucceeded(
@@ -391,6 +399,15 @@ class AgentRunner:
             )
         )
         return result
+
+    def _note_output(self, step: int, tool: ToolSpec | None) -> None:
+        """A tool's output is about to enter the context: taint the agent if it is untrusted.
+
+        The taint takes effect at the end of the step, with the results: calls proposed in
+        the same turn were chosen before the model read this output.
+        """
+        if tool is not None and tool.untrusted and self._step_taint is None:
+            self._step_taint = f"{tool.name} at step {step}"
 
     async def _recover_call(self, prepared: _Call, known: UnfinishedStep) -> tuple[str, bool]:
         """Invariant 3: a call started before a crash, with no recorded outcome."""
