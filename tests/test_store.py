@@ -21,6 +21,7 @@ from controlroom import Message, ScriptView, ToolContext, Turn, agent, tool
 from controlroom.clock import FakeClock
 from controlroom.domain.events import AgentPaused, OperatorActed
 from controlroom.domain.models import AgentState, AgentStatus
+from controlroom.governance.loops import HISTORY, SIGNATURE_CHARS
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.writer import (
@@ -172,7 +173,7 @@ async def record(ctx: ToolContext, payload: str) -> str:
 
 def _steady_script(view: ScriptView) -> Turn:
     if view.step <= 40:
-        return Turn.call("record", payload="p" * 200)
+        return Turn.call("record", payload=f"{view.step:03d}" + "p" * 197)  # no loop
     return Turn.final("recorded 40")
 
 
@@ -211,8 +212,10 @@ async def test_checkpoints_are_per_step_deltas(harness: Harness) -> None:
     assert len(step2["messages"]) < 1_000
     # Only the call ids ("s2c0" / "s40c0", twice each) differ in length.
     assert len(step40["messages"]) - len(step2["messages"]) == 2
-    state2, state40 = json.dumps(step2["state"]), json.dumps(step40["state"])
-    assert len(state40) - len(state2) < 40  # the small state only gains digits
+    # The small state only gains digits (and a bounded history of recent calls).
+    state30, state40 = json.dumps(by_call["s30c0"]["state"]), json.dumps(step40["state"])
+    assert len(state40) - len(state30) < 40
+    assert len(step40["state"]["recent_calls"]) == HISTORY * SIGNATURE_CHARS
     total = sum(len(row["messages"]) for row in rows)
     assert total < 42 * 1_000, "checkpoints grow with the history"
 

@@ -96,6 +96,16 @@ class ToolCallInDoubt(Event):
     reason: str
 
 
+class MonitorAlert(Event):
+    """Behavioural monitoring saw something: `level` says what was done about it."""
+
+    kind: ClassVar[str] = "monitor_alert"
+    monitor: str
+    level: str
+    tool: str
+    detail: str
+
+
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource_created"
     tool: str
@@ -183,6 +193,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCallSucceeded,
         ToolCallFailed,
         ToolCallInDoubt,
+        MonitorAlert,
         ResourceCreated,
         ResourceCompensated,
         AgentPaused,

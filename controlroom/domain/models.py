@@ -111,6 +111,8 @@ class AgentState:
     # Where untrusted content first reached this agent's context ("web_fetch at step 3"), or
     # None: a tainted agent's side-effecting calls need approval, whatever a detector says.
     tainted_by: str | None = None
+    # Signatures of the most recent calls, for loop detection (governance/loops.py).
+    recent_calls: str = ""
 
     def to_json(self) -> str:
         return _AGENT_STATE.serializer.to_json(self).decode()

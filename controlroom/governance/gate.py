@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from controlroom.domain.models import ToolCall
 from controlroom.domain.specs import AgentSpec, ToolSpec
 from controlroom.governance import outbound
+from controlroom.governance.policy import AgentPolicy
 from controlroom.governance.policy_loader import PolicySet
 
 Refusal = Literal["denied", "invalid", "needs_approval"]
@@ -37,6 +38,9 @@ class Gate:
 
     def __init__(self, policies: PolicySet | None = None) -> None:
         self._policies = policies or PolicySet()
+
+    def policy(self, agent: AgentSpec) -> AgentPolicy:
+        return self._policies.for_agent(agent.name)
 
     def check(self, agent: AgentSpec, call: ToolCall, tainted_by: str | None = None) -> Verdict:
         """Decide whether `agent` may make `call` as proposed.

@@ -91,9 +91,9 @@ class LoopLimits(_Strict):
     """Repeats of one call (same tool, same canonical arguments) or of a cycle like A-B-A-B:
     warn after `warn_after`, require approval after `approve_after`, stop after `stop_after`."""
 
-    warn_after: int = Field(default=3, ge=1)
-    approve_after: int = Field(default=5, ge=1)
-    stop_after: int = Field(default=8, ge=1)
+    warn_after: int = Field(default=3, ge=2)
+    approve_after: int = Field(default=5, ge=2)
+    stop_after: int = Field(default=8, ge=2, le=8)  # le: what the history can count
 
     @model_validator(mode="after")
     def _increasing(self) -> LoopLimits:

@@ -42,6 +42,7 @@ from controlroom.domain.events import (
     Event,
     ModelTurnFailed,
     ModelTurnRecorded,
+    MonitorAlert,
     ResourceCreated,
     ToolCallDenied,
     ToolCallFailed,
@@ -59,7 +60,8 @@ from controlroom.domain.models import (
     Usage,
 )
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
-from controlroom.governance.gate import Gate, arguments_dict
+from controlroom.governance import loops
+from controlroom.governance.gate import Gate, Verdict, arguments_dict
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
@@ -129,6 +131,7 @@ class AgentRunner:
         self._services = services
         self._writer = services.writer
         self._model = services.model_for(spec)
+        self._policy = services.gate.policy(spec)
         self._stored: StoredAgent | None = stored
         self._state = stored.state
         self._messages: list[Message] = list(stored.messages)
@@ -208,6 +211,10 @@ class AgentRunner:
             )
             return state
         state = self._state
+        if state.status is AgentStatus.PAUSED:
+            # An operator resumed it: the pause's reason is over, loops are counted afresh.
+            state.recent_calls = ""
+            state.error = None
         state.status = AgentStatus.RUNNING
         await self._writer.commit(
             [self._event(AgentStarted(resumed=True, step=state.step), state.step)],
@@ -335,6 +342,13 @@ class AgentRunner:
     # -- one call ---------------------------------------------------------------------------
 
     async def _run_call(self, step: int, call: ToolCall, known: UnfinishedStep) -> str:
+        state = self._state
+        assert state is not None
+        # Every proposed call counts towards loops, as the model asked for it (a replayed
+        # step re-counts its calls: the history is checkpointed with the step).
+        state.recent_calls = loops.remember(
+            state.recent_calls, loops.signature(call.name, canonical_json(call.arguments))
+        )
         outcome = known.outcomes.get(call.id)
         if outcome is not None:
             if outcome.kind == "in_doubt":
@@ -342,8 +356,12 @@ class AgentRunner:
             if outcome.kind == "succeeded":
                 self._note_output(step, self.spec.tool(call.name))
             return outcome.content
-        assert self._state is not None
-        verdict = self._services.gate.check(self.spec, call, self._state.tainted_by)
+        verdict = self._services.gate.check(self.spec, call, state.tainted_by)
+        loop = loops.detect(loops.calls(state.recent_calls), self._policy.loops)
+        if loop.level != "none":
+            refused = self._act_on_loop(step, call, verdict, loop)
+            if refused is not None:
+                return refused
         if not verdict.allowed:
             if verdict.refusal == "invalid":
                 self._pending.append(
@@ -360,12 +378,7 @@ class AgentRunner:
                     )
                 )
                 return f"error: {verdict.reason}"
-            self._pending.append(
-                self._event(
-                    ToolCallDenied(call_id=call.id, tool=call.name, reason=verdict.reason), step
-                )
-            )
-            return f"denied: {verdict.reason}"
+            return self._deny(step, call, verdict.reason)
         tool, validated = verdict.tool, verdict.arguments
         assert tool is not None and validated is not None
         plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
@@ -399,6 +412,46 @@ class AgentRunner:
             )
         )
         return result
+
+    def _deny(self, step: int, call: ToolCall, reason: str) -> str:
+        """Journal a refused call; return what the model is told."""
+        self._pending.append(
+            self._event(ToolCallDenied(call_id=call.id, tool=call.name, reason=reason), step)
+        )
+        return f"denied: {reason}"
+
+    def _act_on_loop(
+        self, step: int, call: ToolCall, verdict: Verdict, loop: loops.Loop
+    ) -> str | None:
+        """Warn about, gate or stop a looping agent; the model's message if the call is refused.
+
+        A stop pauses the agent after this step (state kept: an operator resumes it); until
+        then, side-effecting calls need approval (refused until approvals exist).
+        """
+        detail = loop.describe()
+        if loop.level == "stop":
+            self._alert(step, call.name, "stop", detail)
+            self.pause_requested = f"loop: {detail}; paused until an operator resumes it"
+            if self._state is not None:
+                self._state.error = self.pause_requested  # what `status` shows as the reason
+            return self._deny(step, call, self.pause_requested)
+        tool = verdict.tool
+        if loop.level == "approve" and tool is not None and tool.effect.has_side_effects:
+            self._alert(step, call.name, "approve", detail)
+            return self._deny(
+                step,
+                call,
+                f"{call.name} needs an operator's approval: loop: {detail}; "
+                "approvals are not available yet",
+            )
+        if loop.length == self._policy.loops.warn_after * loop.period:
+            self._alert(step, call.name, "warn", detail)
+        return None
+
+    def _alert(self, step: int, tool: str, level: str, detail: str) -> None:
+        self._pending.append(
+            self._event(MonitorAlert(monitor="loop", level=level, tool=tool, detail=detail), step)
+        )
 
     def _note_output(self, step: int, tool: ToolSpec | None) -> None:
         """A tool's output is about to enter the context: taint the agent if it is untrusted.

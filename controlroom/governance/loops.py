@@ -1,0 +1,81 @@
+"""Loop detection: the same call again and again, or a cycle of calls (A-B-A-B).
+
+Each call an agent makes is reduced to a short signature of its tool and canonical
+arguments; the agent keeps the most recent ones in its checkpointed state, as one string of
+fixed-width signatures (it is written with every step, so it is kept small). A loop is the
+longest run, at the end of that history, of one block of calls repeated back to back: three
+identical calls in a row are a loop of period 1 repeated 3 times, A-B-A-B-A-B is period 2
+repeated 3 times. The policy's thresholds turn the repeat count into a warning, then a call
+that needs approval, then a stop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, NamedTuple
+
+from controlroom.governance.policy import LoopLimits
+
+# How many recent calls an agent remembers (checkpointed with every step, so kept small),
+# and the longest cycle looked for: a cycle of MAX_PERIOD calls can be counted up to
+# HISTORY // MAX_PERIOD repeats, which bounds the policy's `stop_after`.
+HISTORY = 24
+MAX_PERIOD = 3
+SIGNATURE_CHARS = 6  # 24 bits: a false repeat needs a collision in every repeated block
+
+Level = Literal["none", "warn", "approve", "stop"]
+
+
+class Loop(NamedTuple):
+    """The latest block of `period` calls, repeated `repeats` times back to back; `length`
+    is how many calls at the end of the history follow that pattern."""
+
+    repeats: int
+    period: int
+    level: Level
+    length: int
+
+    def describe(self) -> str:
+        what = "the same call" if self.period == 1 else f"a cycle of {self.period} calls"
+        return f"{what} repeated {self.repeats} times"
+
+
+def signature(tool: str, canonical_arguments: str) -> str:
+    """A short, stable name for a call: equal calls, equal signatures."""
+    digest = hashlib.sha256(f"{tool}\x1f{canonical_arguments}".encode()).hexdigest()
+    return digest[:SIGNATURE_CHARS]
+
+
+def remember(history: str, call: str) -> str:
+    """`history` with a call's signature appended, keeping the most recent `HISTORY`."""
+    return (history + call)[-HISTORY * SIGNATURE_CHARS :]
+
+
+def calls(history: str) -> list[str]:
+    """The signatures in a history string, oldest first."""
+    return [history[i : i + SIGNATURE_CHARS] for i in range(0, len(history), SIGNATURE_CHARS)]
+
+
+def detect(history: list[str], limits: LoopLimits) -> Loop:
+    """The loop the history ends in (if any), graded by `limits`.
+
+    For each period p, the loop is the longest suffix in which every call equals the one p
+    calls before it; it grows by one with every further call of the pattern, so a threshold
+    is crossed exactly once (`length == threshold * period`).
+    """
+    best = Loop(1, 1, "none", 1)
+    n = len(history)
+    for period in range(1, min(MAX_PERIOD, n) + 1):
+        length = period
+        while length < n and history[n - length - 1] == history[n - length - 1 + period]:
+            length += 1
+        repeats = length // period
+        if repeats > best.repeats:
+            best = Loop(repeats, period, "none", length)
+    if best.repeats >= limits.stop_after:
+        return best._replace(level="stop")
+    if best.repeats >= limits.approve_after:
+        return best._replace(level="approve")
+    if best.repeats >= limits.warn_after:
+        return best._replace(level="warn")
+    return best
