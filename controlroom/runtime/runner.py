@@ -436,7 +436,12 @@ class AgentRunner:
                 self._state.error = self.pause_requested  # what `status` shows as the reason
             return self._deny(step, call, self.pause_requested)
         tool = verdict.tool
-        if loop.level == "approve" and tool is not None and tool.effect.has_side_effects:
+        if (
+            loop.level == "approve"
+            and verdict.allowed
+            and tool is not None
+            and tool.effect.has_side_effects
+        ):
             self._alert(step, call.name, "approve", detail)
             return self._deny(
                 step,

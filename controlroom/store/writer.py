@@ -28,6 +28,7 @@ hot path the Core overhead per row costs more than the insert itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -197,8 +198,10 @@ class JournalWriter:
         self._open = False
         await self._idle.wait()
         if self._conn is not None:
-            # The connection goes back to the pool: give it back its busy timeout.
-            await self._driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # The connection goes back to the pool: give it back its busy timeout (if it still
+            # works at all after a failure).
+            with contextlib.suppress(sqlite3.Error):
+                await self._driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await self._conn.close()
             self._conn = None
 
