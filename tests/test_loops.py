@@ -7,7 +7,7 @@ from cr_support import Harness
 from controlroom import ScriptView, ToolContext, Turn, agent, tool
 from controlroom.domain.events import MonitorAlert, ToolCallDenied
 from controlroom.domain.models import AgentStatus
-from controlroom.governance.loops import HISTORY, detect
+from controlroom.governance.loops import HISTORY, SIGNATURE_CHARS, detect
 from controlroom.governance.policy import LoopLimits
 from controlroom.store import queries
 from controlroom.store.inbox import enqueue_command
@@ -15,17 +15,24 @@ from controlroom.store.inbox import enqueue_command
 LIMITS = LoopLimits()  # warn 3, approve 5, stop 8
 
 
+def _history(calls: str) -> str:
+    """A history string of one-letter calls (each letter a whole signature)."""
+    return "".join(call * SIGNATURE_CHARS for call in calls)
+
+
 def test_detect_finds_repeats_and_cycles() -> None:
-    assert detect([], LIMITS).level == "none"
-    assert detect(["a", "a"], LIMITS)[:2] == (2, 1)
-    assert detect(["x", "a", "a", "a"], LIMITS)[:3] == (3, 1, "warn")
-    assert detect(["a", "b"] * 3, LIMITS)[:3] == (3, 2, "warn")
-    assert detect(["a", "b"] * 3 + ["a"], LIMITS)[:4] == (3, 2, "warn", 7)
-    assert detect(["a", "b", "c"] * 5, LIMITS)[:3] == (5, 3, "approve")
-    assert detect(["a", "b", "a", "b", "c"], LIMITS).level == "none"
-    assert detect(["q"] * HISTORY, LIMITS).level == "stop"
+    assert detect("", LIMITS).level == "none"
+    assert detect(_history("aa"), LIMITS)[:2] == (2, 1)
+    assert detect(_history("xaaa"), LIMITS)[:3] == (3, 1, "warn")
+    assert detect(_history("ab" * 3), LIMITS)[:3] == (3, 2, "warn")
+    assert detect(_history("ab" * 3 + "a"), LIMITS)[:4] == (3, 2, "warn", 7)
+    assert detect(_history("abc" * 5), LIMITS)[:3] == (5, 3, "approve")
+    assert detect(_history("ababc"), LIMITS).level == "none"
+    assert detect(_history("q" * HISTORY), LIMITS).level == "stop"
     # The longest cycle the history can count up to the largest stop_after a policy accepts.
-    assert detect(["a", "b", "c"] * (HISTORY // 3), LIMITS)[:3] == (8, 3, "stop")
+    assert detect(_history("abc" * (HISTORY // 3)), LIMITS)[:3] == (8, 3, "stop")
+    # Signatures are compared whole: histories that agree only in part are no loop.
+    assert detect("aaaaab" + "aaaaac" + "aaaaab", LIMITS).level == "none"
 
 
 SENT: list[int] = []

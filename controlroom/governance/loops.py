@@ -51,23 +51,24 @@ def remember(history: str, call: str) -> str:
     return (history + call)[-HISTORY * SIGNATURE_CHARS :]
 
 
-def calls(history: str) -> list[str]:
-    """The signatures in a history string, oldest first."""
-    return [history[i : i + SIGNATURE_CHARS] for i in range(0, len(history), SIGNATURE_CHARS)]
-
-
-def detect(history: list[str], limits: LoopLimits) -> Loop:
-    """The loop the history ends in (if any), graded by `limits`.
+def detect(history: str, limits: LoopLimits) -> Loop:
+    """The loop a history string ends in (if any), graded by `limits`.
 
     For each period p, the loop is the longest suffix in which every call equals the one p
     calls before it; it grows by one with every further call of the pattern, so a threshold
-    is crossed exactly once (`length == threshold * period`).
+    is crossed exactly once (`length == threshold * period`). Signatures are compared in
+    place in the string: this runs for every proposed call.
     """
+    w = SIGNATURE_CHARS
+    n = len(history) // w
     best = Loop(1, 1, "none", 1)
-    n = len(history)
     for period in range(1, min(MAX_PERIOD, n) + 1):
         length = period
-        while length < n and history[n - length - 1] == history[n - length - 1 + period]:
+        while length < n:
+            earlier = (n - length - 1) * w
+            later = earlier + period * w
+            if history[earlier : earlier + w] != history[later : later + w]:
+                break
             length += 1
         repeats = length // period
         if repeats > best.repeats:

@@ -357,7 +357,7 @@ class AgentRunner:
                 self._note_output(step, self.spec.tool(call.name))
             return outcome.content
         verdict = self._services.gate.check(self.spec, call, state.tainted_by)
-        loop = loops.detect(loops.calls(state.recent_calls), self._policy.loops)
+        loop = loops.detect(state.recent_calls, self._policy.loops)
         if loop.level != "none":
             refused = self._act_on_loop(step, call, verdict, loop)
             if refused is not None:
