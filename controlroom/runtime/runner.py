@@ -344,10 +344,13 @@ class AgentRunner:
     async def _run_call(self, step: int, call: ToolCall, known: UnfinishedStep) -> str:
         state = self._state
         assert state is not None
-        # Every proposed call counts towards loops, as the model asked for it (a replayed
-        # step re-counts its calls: the history is checkpointed with the step).
+        # The arguments as the model proposed them (and the journaled turn holds them): they
+        # name the call for loop detection and, with agent, step and tool, derive its key.
+        canonical = canonical_json(call.arguments)
+        # Every proposed call counts towards loops (a replayed step re-counts its calls: the
+        # history is checkpointed with the step).
         state.recent_calls = loops.remember(
-            state.recent_calls, loops.signature(call.name, canonical_json(call.arguments))
+            state.recent_calls, loops.signature(call.name, canonical)
         )
         outcome = known.outcomes.get(call.id)
         if outcome is not None:
@@ -382,7 +385,7 @@ class AgentRunner:
         tool, validated = verdict.tool, verdict.arguments
         assert tool is not None and validated is not None
         plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
-        key = effect_key(self.agent_id, step, tool.name, canonical_json(plain))
+        key = effect_key(self.agent_id, step, tool.name, canonical)
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
 
