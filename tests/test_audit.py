@@ -17,7 +17,7 @@ import pytest
 from cr_support import Cli, Harness, connect
 
 from controlroom import ScriptView, ToolContext, Turn, agent, tool
-from controlroom.store.anchor import anchor_path, key_path, read_anchor
+from controlroom.store.anchor import anchor_path, key_path, load_or_create_key, read_anchor
 from controlroom.store.chain import GENESIS, row_hash
 
 
@@ -218,3 +218,18 @@ def test_verify_refuses_a_file_that_is_not_a_database(cli: Cli, tmp_path: Path) 
     result = cli("audit", "verify", "--db", str(text))
     assert result.returncode == 1 and "not an SQLite database" in result.stderr
     assert text.read_text() == "hello\n"
+
+
+async def test_a_replaced_key_file_is_never_used_to_sign(harness: Harness, cli: Cli) -> None:
+    """A key that is not the database's audit key (a copied or regenerated file) must not
+    sign anything: the journal stays verifiable, just not signed past that point."""
+    await _history(harness, runs=1)
+    db = harness.db.path
+    before = read_anchor(db)
+    key_path(db).unlink()
+    load_or_create_key(db)  # someone else's key now sits beside the database
+    await _history(harness, runs=1)
+    assert read_anchor(db) == before, "the anchor was signed with a foreign key"
+    code, out = _verify(cli, db)
+    assert code == 0, out
+    assert "newer than the anchor" in out
