@@ -180,9 +180,10 @@ def run(
     """Run the supervisor headless, printing one JSON object per journal event."""
     paths = _paths(db, agents_dir, policies)
     agents = load_agents(paths.agents)
-    rules = _policies_for(paths.policies, agents)
+    rules, directory = _policies_for(paths.policies, agents)
     tune_for_supervisor()
-    code = _run(_serve(paths, agents, rules, exit_when_idle, synchronous, _print_json_line))
+    served = Paths(paths.db, paths.agents, directory)
+    code = _run(_serve(served, agents, rules, exit_when_idle, synchronous, _print_json_line))
     sys.exit(code)
 
 
@@ -207,6 +208,7 @@ async def _serve(
             clock=_CLOCK,
             options=SupervisorOptions(exit_when_idle=exit_when_idle),
             policies=policies,
+            policies_dir=paths.policies,
         )
         subscription = supervisor.bus.subscribe()
 
@@ -557,15 +559,17 @@ def _checked_policies(directory: Path, agents: dict[str, AgentSpec]) -> PolicySe
         sys.exit(exc.exit_code)
 
 
-def _policies_for(directory: Path | None, agents: dict[str, AgentSpec]) -> PolicySet:
+def _policies_for(
+    directory: Path | None, agents: dict[str, AgentSpec]
+) -> tuple[PolicySet, Path | None]:
     """`--policies DIR`, else ./policies if there is one, else no policies (every agent may
-    use the tools its definition declares)."""
+    use the tools its definition declares); and the directory to watch for edits."""
     if directory is None:
         default = Path("policies")
         if not default.is_dir():
-            return PolicySet()
+            return PolicySet(), None
         directory = default
-    return _checked_policies(directory, agents)
+    return _checked_policies(directory, agents), directory
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -280,7 +280,11 @@ class Harness:
         return record.id
 
     def supervisor(
-        self, agents: Iterable[AgentSpec], policies: PolicySet | None = None, **options: Any
+        self,
+        agents: Iterable[AgentSpec],
+        policies: PolicySet | None = None,
+        policies_dir: Path | None = None,
+        **options: Any,
     ) -> Supervisor:
         settings: dict[str, Any] = {"poll_interval_s": 0.01, "backoff": no_backoff}
         settings.update(options)
@@ -291,6 +295,7 @@ class Harness:
             tokens=self.tokens,
             options=SupervisorOptions(**settings),
             policies=policies,
+            policies_dir=policies_dir,
         )
 
     async def run_until_idle(

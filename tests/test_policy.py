@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cr_support import Cli
+from cr_support import Cli, Harness
 
 from controlroom.config import bundled_agents_dir
 from controlroom.governance.policy import AgentPolicy, TierRule
@@ -160,3 +162,48 @@ def test_run_refuses_to_start_with_a_broken_policy(cli: Cli, tmp_path: Path) -> 
     assert "agent.mailer.tools[0]: 'send_email' is not a tool of agent mailer" in result.stderr
     assert "Traceback" not in result.stderr
     assert not db.exists()
+
+
+# -- reloading while running ---------------------------------------------------------------------
+
+
+async def test_an_edited_policy_is_enforced_and_a_broken_one_rejected_keeping_the_last_good(
+    harness: Harness, tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "refunds.toml").write_text('[agent.refunds]\ntools = ["lookup_order"]\n')
+    supervisor = harness.supervisor(
+        list(AGENTS.values()),
+        policies=load_policies(policies, AGENTS),
+        policies_dir=policies,
+        policy_check_interval_s=0.01,
+    )
+    await supervisor.start()
+    try:
+        refunds = AGENTS["refunds"]
+        assert not supervisor.gate.policy(refunds).allows("issue_refund")
+
+        (policies / "refunds.toml").write_text('[agent.refunds]\ntools = ["issue_refunds"]\n')
+        [rejected] = await _journaled(harness, "policy_rejected")
+        assert "'issue_refunds' is not a tool of agent refunds" in rejected.problems[0]
+        assert not supervisor.gate.policy(refunds).allows("issue_refund"), "half applied"
+        assert supervisor.gate.policy(refunds).allows("lookup_order"), "last good policy lost"
+
+        (policies / "refunds.toml").write_text(
+            '[agent.refunds]\ntools = ["lookup_order", "issue_refund"]\n'
+        )
+        [loaded] = await _journaled(harness, "policy_loaded")
+        assert loaded.files == ["refunds.toml"]
+        assert supervisor.gate.policy(refunds).allows("issue_refund")
+    finally:
+        await supervisor.stop()
+
+
+async def _journaled(harness: Harness, kind: str) -> list[Any]:
+    async with asyncio.timeout(10):
+        while True:
+            found = [e.event for e in await harness.entries(kind=kind)]
+            if found:
+                return found
+            await asyncio.sleep(0.01)

@@ -176,6 +176,22 @@ class ChainHeadSigned(Event):
     signature: str
 
 
+class PolicyLoaded(Event):
+    """A changed policy directory was validated and is enforced from now on."""
+
+    kind: ClassVar[str] = "policy_loaded"
+    directory: str
+    files: list[str]
+
+
+class PolicyRejected(Event):
+    """A changed policy directory has problems: the last good policies stay enforced."""
+
+    kind: ClassVar[str] = "policy_rejected"
+    directory: str
+    problems: list[str]
+
+
 class SupervisorStopped(Event):
     kind: ClassVar[str] = "supervisor_stopped"
     reason: str
@@ -204,6 +220,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OperatorActed,
         SupervisorStarted,
         ChainHeadSigned,
+        PolicyLoaded,
+        PolicyRejected,
         SupervisorStopped,
     )
 }

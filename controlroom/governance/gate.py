@@ -39,6 +39,14 @@ class Gate:
     def __init__(self, policies: PolicySet | None = None) -> None:
         self._policies = policies or PolicySet()
 
+    @property
+    def policies(self) -> PolicySet:
+        return self._policies
+
+    def replace_policies(self, policies: PolicySet) -> None:
+        """Enforce `policies` from the next call on (a reloaded, validated policy set)."""
+        self._policies = policies
+
     def policy(self, agent: AgentSpec) -> AgentPolicy:
         return self._policies.for_agent(agent.name)
 

@@ -62,6 +62,7 @@ from controlroom.domain.models import (
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
 from controlroom.governance import loops
 from controlroom.governance.gate import Gate, Verdict, arguments_dict
+from controlroom.governance.policy import LoopLimits
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
@@ -131,7 +132,6 @@ class AgentRunner:
         self._services = services
         self._writer = services.writer
         self._model = services.model_for(spec)
-        self._policy = services.gate.policy(spec)
         self._stored: StoredAgent | None = stored
         self._state = stored.state
         self._messages: list[Message] = list(stored.messages)
@@ -360,9 +360,10 @@ class AgentRunner:
                 self._note_output(step, self.spec.tool(call.name))
             return outcome.content
         verdict = self._services.gate.check(self.spec, call, state.tainted_by)
-        loop = loops.detect(state.recent_calls, self._policy.loops)
+        limits = self._services.gate.policy(self.spec).loops
+        loop = loops.detect(state.recent_calls, limits)
         if loop.level != "none":
-            refused = self._act_on_loop(step, call, verdict, loop)
+            refused = self._act_on_loop(step, call, verdict, loop, limits)
             if refused is not None:
                 return refused
         if not verdict.allowed:
@@ -424,7 +425,7 @@ class AgentRunner:
         return f"denied: {reason}"
 
     def _act_on_loop(
-        self, step: int, call: ToolCall, verdict: Verdict, loop: loops.Loop
+        self, step: int, call: ToolCall, verdict: Verdict, loop: loops.Loop, limits: LoopLimits
     ) -> str | None:
         """Warn about, gate or stop a looping agent; the model's message if the call is refused.
 
@@ -452,7 +453,7 @@ class AgentRunner:
                 f"{call.name} needs an operator's approval: loop: {detail}; "
                 "approvals are not available yet",
             )
-        if loop.length == self._policy.loops.warn_after * loop.period:
+        if loop.length == limits.warn_after * loop.period:
             self._alert(step, call.name, "warn", detail)
         return None
 

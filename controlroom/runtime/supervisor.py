@@ -17,6 +17,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from controlroom import crashpoints
 from controlroom.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ from controlroom.providers.scripted import ScriptedModel
 from controlroom.runtime.anchoring import JournalSigner
 from controlroom.runtime.bus import EventBus
 from controlroom.runtime.invoke import call_function
+from controlroom.runtime.policy_watch import PolicyWatcher
 from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seconds
 from controlroom.store import queries
 from controlroom.store.database import Database
@@ -75,6 +77,8 @@ class SupervisorOptions:
     shutdown_grace_s: float = 10.0
     # How often the journal head is signed and the anchor file rewritten (and at stop).
     anchor_interval_s: float = 10.0
+    # How often the policy directory (if any) is checked for edits.
+    policy_check_interval_s: float = 2.0
     backoff: Callable[[int], float] = backoff_seconds
 
 
@@ -99,6 +103,7 @@ class Supervisor:
         model_for: Callable[[AgentSpec], Model] = default_model_for,
         options: SupervisorOptions | None = None,
         policies: PolicySet | None = None,
+        policies_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -110,8 +115,12 @@ class Supervisor:
         self.host = socket.gethostname()
         self.identity = f"supervisor:{self.host}:{self.pid}"
         self.writer = JournalWriter(db, self.clock, self.bus.publish)
+        self.gate = Gate(policies)
         self._services = RunnerServices(
-            self.writer, self.clock, Gate(policies), model_for, self.options.backoff
+            self.writer, self.clock, self.gate, model_for, self.options.backoff
+        )
+        self._policy_watcher = (
+            PolicyWatcher(policies_dir, agents, self.gate, self._journal) if policies_dir else None
         )
         self._signer = JournalSigner(db, self.writer, self.clock, self.identity)
         self._running: dict[str, _Running] = {}
@@ -153,6 +162,9 @@ class Supervisor:
             asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat"),
             asyncio.create_task(self._anchor_loop(), name="supervisor-anchor"),
         ]
+        if self._policy_watcher is not None:
+            await self._policy_watcher.start()
+            self._loops.append(asyncio.create_task(self._policy_loop(), name="supervisor-policy"))
 
     async def _recover(self) -> None:
         running = await queries.list_agents(self.db, [AgentStatus.RUNNING])
@@ -319,6 +331,17 @@ class Supervisor:
         # An agent whose definition is not loaded cannot run here; it must not keep us busy.
         waiting = await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
         return not [record for record in waiting if record.agent in self.agents]
+
+    async def _policy_loop(self) -> None:
+        assert self._policy_watcher is not None
+        while True:
+            await asyncio.sleep(self.options.policy_check_interval_s)
+            try:
+                await self._policy_watcher.check()
+            except WriterClosed:
+                return  # the writer failed; the supervisor is stopping for that reason
+            except Exception:
+                log.warning("checking the policy directory failed", exc_info=True)
 
     async def _anchor_loop(self) -> None:
         while True:
