@@ -15,7 +15,7 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,11 +160,19 @@ class Supervisor:
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="supervisor-poll"),
             asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat"),
-            asyncio.create_task(self._anchor_loop(), name="supervisor-anchor"),
+            asyncio.create_task(
+                self._every(self.options.anchor_interval_s, self._signer.sign, "signing"),
+                name="supervisor-anchor",
+            ),
         ]
         if self._policy_watcher is not None:
             await self._policy_watcher.start()
-            self._loops.append(asyncio.create_task(self._policy_loop(), name="supervisor-policy"))
+            reload = self._every(
+                self.options.policy_check_interval_s,
+                self._policy_watcher.check,
+                "checking the policy directory",
+            )
+            self._loops.append(asyncio.create_task(reload, name="supervisor-policy"))
 
     async def _recover(self) -> None:
         running = await queries.list_agents(self.db, [AgentStatus.RUNNING])
@@ -332,26 +340,18 @@ class Supervisor:
         waiting = await queries.list_agents(self.db, [AgentStatus.QUEUED, AgentStatus.RUNNING])
         return not [record for record in waiting if record.agent in self.agents]
 
-    async def _policy_loop(self) -> None:
-        assert self._policy_watcher is not None
+    async def _every(
+        self, interval_s: float, action: Callable[[], Awaitable[None]], what: str
+    ) -> None:
+        """Run a housekeeping `action` every `interval_s`; its failure is logged, not fatal."""
         while True:
-            await asyncio.sleep(self.options.policy_check_interval_s)
+            await asyncio.sleep(interval_s)
             try:
-                await self._policy_watcher.check()
+                await action()
             except WriterClosed:
                 return  # the writer failed; the supervisor is stopping for that reason
             except Exception:
-                log.warning("checking the policy directory failed", exc_info=True)
-
-    async def _anchor_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.anchor_interval_s)
-            try:
-                await self._signer.sign()
-            except WriterClosed:
-                return  # the writer failed; the supervisor is stopping for that reason
-            except Exception:
-                log.warning("signing the journal head failed", exc_info=True)
+                log.warning("%s failed", what, exc_info=True)
 
     async def _heartbeat_loop(self) -> None:
         while True:
