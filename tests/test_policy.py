@@ -101,7 +101,16 @@ def test_adjacent_ranges_do_not_contradict() -> None:
     low = TierRule(tool="t", tier="autonomous", argument="x", at_most=50)
     high = TierRule(tool="t", tier="approve", argument="x", above=50)
     assert not low.overlaps(high)
-    assert AgentPolicy(tiers=(low, high)).tier_for("t", {"x": True}) == "autonomous"
+    policy = AgentPolicy(tiers=(low, high))
+    assert [policy.tier_for("t", {"x": x}) for x in (50, 50.5)] == ["autonomous", "approve"]
+
+
+def test_a_bool_or_text_argument_never_matches_a_numeric_range() -> None:
+    """True is not 1 and "60" is not 60: a range rule only reads numbers."""
+    rule = TierRule(tool="t", tier="escalate", argument="x", above=0, at_most=100)
+    policy = AgentPolicy(tiers=(rule,))
+    assert policy.tier_for("t", {"x": 1}) == "escalate"
+    assert [policy.tier_for("t", {"x": v}) for v in (True, "60", None)] == ["autonomous"] * 3
 
 
 @pytest.mark.parametrize(

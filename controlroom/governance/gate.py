@@ -92,14 +92,16 @@ def _tainted(action: str, tool: ToolSpec, tainted_by: str) -> Verdict:
         return Verdict(
             False, f"{why}; its policy denies side-effecting calls", refusal="denied", tool=tool
         )
-    # Until operators can approve calls, a call that needs approval is refused: the guarantee
-    # is that it never runs without one.
-    return Verdict(
-        False,
-        f"{tool.name} needs an operator's approval: {why}; approvals are not available yet",
-        refusal="needs_approval",
-        tool=tool,
-    )
+    return Verdict(False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool)
+
+
+def needs_approval(tool: str, why: str) -> str:
+    """The reason given for a call that needs an operator's approval (taint, loops, ...).
+
+    Until operators can approve calls, such a call is refused: the guarantee is that it
+    never runs without an approval.
+    """
+    return f"{tool} needs an operator's approval: {why}; approvals are not available yet"
 
 
 _INVISIBLE = dict.fromkeys(

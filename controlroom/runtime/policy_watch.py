@@ -27,10 +27,10 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 def fingerprint(directory: Path) -> Fingerprint:
     """What changes when a policy file is added, removed or edited."""
     try:
-        files = sorted(directory.glob("*.toml"))
-        return tuple((path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+        stats = [(path.name, path.stat()) for path in sorted(directory.glob("*.toml"))]
     except OSError:
         return ()
+    return tuple((name, stat.st_mtime_ns, stat.st_size) for name, stat in stats)
 
 
 class PolicyWatcher:

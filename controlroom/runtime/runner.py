@@ -61,7 +61,7 @@ from controlroom.domain.models import (
 )
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
 from controlroom.governance import loops
-from controlroom.governance.gate import Gate, Verdict, arguments_dict
+from controlroom.governance.gate import Gate, Verdict, arguments_dict, needs_approval
 from controlroom.governance.policy import LoopLimits
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.deadlines import CallDeadlines
@@ -363,7 +363,7 @@ class AgentRunner:
         limits = self._services.gate.policy(self.spec).loops
         loop = loops.detect(state.recent_calls, limits)
         if loop.level != "none":
-            refused = self._act_on_loop(step, call, verdict, loop, limits)
+            refused = self._act_on_loop(state, step, call, verdict, loop, limits)
             if refused is not None:
                 return refused
         if not verdict.allowed:
@@ -425,7 +425,13 @@ class AgentRunner:
         return f"denied: {reason}"
 
     def _act_on_loop(
-        self, step: int, call: ToolCall, verdict: Verdict, loop: loops.Loop, limits: LoopLimits
+        self,
+        state: AgentState,
+        step: int,
+        call: ToolCall,
+        verdict: Verdict,
+        loop: loops.Loop,
+        limits: LoopLimits,
     ) -> str | None:
         """Warn about, gate or stop a looping agent; the model's message if the call is refused.
 
@@ -435,10 +441,10 @@ class AgentRunner:
         detail = loop.describe()
         if loop.level == "stop":
             self._alert(step, call.name, "stop", detail)
-            self.pause_requested = f"loop: {detail}; paused until an operator resumes it"
-            if self._state is not None:
-                self._state.error = self.pause_requested  # what `status` shows as the reason
-            return self._deny(step, call, self.pause_requested)
+            reason = f"loop: {detail}; paused until an operator resumes it"
+            self.pause_requested = reason
+            state.error = reason  # what `status` shows as the reason
+            return self._deny(step, call, reason)
         tool = verdict.tool
         if (
             loop.level == "approve"
@@ -447,12 +453,7 @@ class AgentRunner:
             and tool.effect.has_side_effects
         ):
             self._alert(step, call.name, "approve", detail)
-            return self._deny(
-                step,
-                call,
-                f"{call.name} needs an operator's approval: loop: {detail}; "
-                "approvals are not available yet",
-            )
+            return self._deny(step, call, needs_approval(call.name, f"loop: {detail}"))
         if loop.length == limits.warn_after * loop.period:
             self._alert(step, call.name, "warn", detail)
         return None
