@@ -422,6 +422,11 @@ _operator_command("resume", "Resume a paused AGENT from its checkpoint.")
 _operator_command(
     "terminate", "Stop AGENT and roll back what it created (compensations, newest first)."
 )
+_operator_command(
+    "quarantine",
+    "Hold AGENT's outputs for review: it runs on, its side-effecting calls need approval and "
+    "its final result is held.",
+)
 _operator_command("kill-switch", "Pause every agent now.", takes_target=False)
 
 

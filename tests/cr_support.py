@@ -30,7 +30,8 @@ from controlroom.domain.models import AgentRecord, AgentStatus
 from controlroom.domain.specs import AgentSpec
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
-from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
+from controlroom.providers.base import Model
+from controlroom.runtime.supervisor import Supervisor, SupervisorOptions, default_model_for
 from controlroom.store import queries
 from controlroom.store.chain import GENESIS, row_hash
 from controlroom.store.database import Database
@@ -284,6 +285,7 @@ class Harness:
         agents: Iterable[AgentSpec],
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
+        model_for: Callable[[AgentSpec], Model] = default_model_for,
         **options: Any,
     ) -> Supervisor:
         settings: dict[str, Any] = {"poll_interval_s": 0.01, "backoff": no_backoff}
@@ -296,6 +298,7 @@ class Harness:
             options=SupervisorOptions(**settings),
             policies=policies,
             policies_dir=policies_dir,
+            model_for=model_for,
         )
 
     async def run_until_idle(

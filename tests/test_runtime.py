@@ -15,6 +15,8 @@ from cr_support import Harness, chain_break, connect, query
 from controlroom import ModelError, ScriptView, ToolContext, Turn, agent, tool
 from controlroom.clock import FakeClock
 from controlroom.domain.models import AgentStatus, Resource
+from controlroom.governance.policy import AgentPolicy, BreakerLimits
+from controlroom.governance.policy_loader import PolicySet
 from controlroom.runtime.keys import canonical_json, effect_key
 from controlroom.store import queries
 from controlroom.store.database import open_database
@@ -151,7 +153,11 @@ async def test_failing_tool_is_retried_with_the_same_key(harness: Harness) -> No
     assert step1[-1].event.model_dump()["key"] == expected
 
 
-async def test_tool_that_always_fails_fails_only_its_agent(harness: Harness) -> None:
+async def test_a_tool_failing_for_good_is_reported_and_repeated_failures_trip_the_breaker(
+    harness: Harness,
+) -> None:
+    """A failed call (after its retries) is told to the model, which may go on; calls failing
+    in a row trip the agent's breaker: paused with its state, not failed. Others run on."""
     calls: list[int] = []
 
     @tool(effect="idempotent_by_key", attempts=2)
@@ -164,32 +170,65 @@ async def test_tool_that_always_fails_fails_only_its_agent(harness: Harness) -> 
         return f"ok {n}"
 
     def broken_script(view: ScriptView) -> Turn:
-        return Turn.call("always_fails") if view.step == 1 else Turn.final("unreachable")
+        return Turn.call("always_fails") if view.step <= 5 else Turn.final("gave up")
 
     def fine_script(view: ScriptView) -> Turn:
         return Turn.call("fine", n=view.step) if view.step <= 3 else Turn.final("fine")
 
     broken_id = await harness.submit("broken", "fail")
     fine_id = await harness.submit("steady", "work")
+    limits = AgentPolicy(breaker=BreakerLimits(max_consecutive_failures=3))
     await harness.run_until_idle(
         [
             agent(name="broken", tools=[always_fails], script=broken_script),
             agent(name="steady", tools=[fine], script=fine_script),
-        ]
+        ],
+        policies=PolicySet({"broken": limits}),
     )
 
     broken = await harness.record(broken_id)
-    assert broken.status is AgentStatus.FAILED
-    assert broken.error == "tool always_fails failed after 2 attempt(s): RuntimeError: service down"
-    assert calls == [1, 1]
+    assert broken.status is AgentStatus.PAUSED
+    assert broken.error == (
+        "breaker tripped on failures: 3 calls in a row failed; the last, always_fails: "
+        "RuntimeError: service down"
+    )
+    assert calls == [1] * 6  # three calls, two attempts each
     failures = [e.event.model_dump() for e in await harness.entries(broken_id, "tool_call_failed")]
-    assert [(f["attempt"], f["final"]) for f in failures] == [(1, False), (2, True)]
-    assert len(await harness.entries(broken_id, "agent_failed")) == 1
-    assert not await harness.entries(broken_id, "model_turn_failed")
+    assert [(f["attempt"], f["final"]) for f in failures] == [(1, False), (2, True)] * 3
+    trips = [e.event.model_dump() for e in await harness.entries(broken_id, "breaker_tripped")]
+    assert [(t["cause"], t["action"]) for t in trips] == [("failures", "pause")]
+    stored = await queries.load_agent(harness.db, broken_id)
+    assert stored is not None and stored.state is not None
+    assert stored.state.step == 3 and stored.state.consecutive_failures == 3
+    told = [m.content for m in stored.messages if m.role == "tool"]
+    assert told == ["error: RuntimeError: service down"] * 3
 
     steady = await harness.record(fine_id)
     assert steady.status is AgentStatus.COMPLETED
     assert steady.result == "fine"
+
+
+async def test_a_success_between_failures_resets_the_breaker_count(harness: Harness) -> None:
+    outcomes = iter([False, True, False, True, False])
+
+    @tool(effect="idempotent_by_key")
+    async def flaky(ctx: ToolContext) -> str:
+        if not next(outcomes):
+            raise RuntimeError("blip")
+        return "ok"
+
+    def script(view: ScriptView) -> Turn:
+        return Turn.call("flaky") if view.step <= 5 else Turn.final("done")
+
+    agent_id = await harness.submit("flaky", "work")
+    limits = AgentPolicy(breaker=BreakerLimits(max_consecutive_failures=2))
+    await harness.run_until_idle(
+        [agent(name="flaky", tools=[flaky], script=script)],
+        policies=PolicySet({"flaky": limits}),
+    )
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.COMPLETED, record.error
+    assert not await harness.entries(agent_id, "breaker_tripped")
 
 
 @pytest.mark.parametrize(

@@ -229,18 +229,16 @@ async def test_each_checkpoint_row_holds_the_state_after_its_own_step(harness: H
     problems = []
     completed_rows = 0
     for row in _checkpoint_rows(harness.db.path, agent_id):
-        state = row["state"]
-        if state["step"] != row["step"]:
-            problems.append(
-                f"row {row['event_id']}: step column {row['step']}, state {state['step']}"
-            )
+        state = AgentState.from_json(json.dumps(row["state"]))  # defaults are not stored
+        if state.step != row["step"]:
+            problems.append(f"row {row['event_id']}: step column {row['step']}, state {state.step}")
         for call in row["calls"]:
             if not call.startswith(f"s{row['step']}c"):
                 problems.append(
                     f"row {row['event_id']} labelled step {row['step']} (state step "
-                    f"{state['step']}, status {state['status']}) records call {call}"
+                    f"{state.step}, status {state.status}) records call {call}"
                 )
-        completed_rows += state["status"] == "completed"
+        completed_rows += state.status is AgentStatus.COMPLETED
     assert not problems, "\n".join(problems)
     assert completed_rows == 1, "only the completing commit may say completed"
 

@@ -106,6 +106,24 @@ class MonitorAlert(Event):
     detail: str
 
 
+class BreakerTripped(Event):
+    """A breaker tripped on its own (`cause`: budget, rate, loop, injection, failures) and
+    did `action` (pause, quarantine): the alert an on-call engineer is woken by."""
+
+    kind: ClassVar[str] = "breaker_tripped"
+    cause: str
+    action: str
+    detail: str
+
+
+class AgentQuarantined(Event):
+    """From now on the agent's outputs are held for review: it runs on, but its
+    side-effecting calls need approval and its final result is not released."""
+
+    kind: ClassVar[str] = "agent_quarantined"
+    reason: str
+
+
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource_created"
     tool: str
@@ -210,6 +228,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCallFailed,
         ToolCallInDoubt,
         MonitorAlert,
+        BreakerTripped,
+        AgentQuarantined,
         ResourceCreated,
         ResourceCompensated,
         AgentPaused,

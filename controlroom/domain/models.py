@@ -72,6 +72,9 @@ class AgentStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     IN_DOUBT = "in_doubt"
+    # Finished, but its result is held for an operator's review (not terminal: the
+    # operator releases it or terminates the agent).
+    QUARANTINED = "quarantined"
     COMPLETED = "completed"
     FAILED = "failed"
     TERMINATED = "terminated"
@@ -113,9 +116,15 @@ class AgentState:
     tainted_by: str | None = None
     # Signatures of the most recent calls, for loop detection (governance/loops.py).
     recent_calls: str = ""
+    # Breaker counters: calls that failed for good, and calls refused by a rate limit, in a row.
+    consecutive_failures: int = 0
+    rate_breaches: int = 0
+    # Why the agent's outputs are held for review, once it is quarantined.
+    quarantined: str | None = None
 
     def to_json(self) -> str:
-        return _AGENT_STATE.serializer.to_json(self).decode()
+        """Fields at their default are left out: most are, and this is written every step."""
+        return _AGENT_STATE.serializer.to_json(self, exclude_defaults=True).decode()
 
     @staticmethod
     def from_json(text: str) -> AgentState:

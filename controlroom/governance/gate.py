@@ -3,8 +3,9 @@
 The model may ask for any tool with any arguments; the framework decides. Checks run in a
 fixed order (DESIGN.md, "Governance") and the first refusal wins; each verdict says why, so
 the journal can show why a call did or did not run. Today: the policy's allowlist, argument
-validation against the tool's schema, and outbound rules on the validated arguments;
-identity, monitoring and tiers plug in as further checks.
+validation against the tool's schema, outbound rules on the validated arguments, taint, and
+the authority tier. Monitoring (loops, rates, budget) needs the agent's running state and is
+applied by the runner around this check; identity binds the call once it is allowed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from controlroom.domain.models import ToolCall
 from controlroom.domain.specs import AgentSpec, ToolSpec
 from controlroom.governance import outbound
-from controlroom.governance.policy import AgentPolicy
+from controlroom.governance.policy import AgentPolicy, Tier
 from controlroom.governance.policy_loader import PolicySet
 
 Refusal = Literal["denied", "invalid", "needs_approval"]
@@ -31,6 +32,7 @@ class Verdict(NamedTuple):
     refusal: Refusal | None = None
     tool: ToolSpec | None = None
     arguments: BaseModel | None = None
+    tier: Tier = "autonomous"
 
 
 class Gate:
@@ -83,7 +85,25 @@ class Gate:
                 return Verdict(False, refused, refusal="denied", tool=tool)
         if tainted_by is not None and tool.effect.has_side_effects:
             return _tainted(policy.when_tainted, tool, tainted_by)
-        return Verdict(True, "allowed", tool=tool, arguments=arguments)
+        tier: Tier = "autonomous"
+        if policy.tiers:
+            named = arguments_dict(tool, arguments)
+            tier = policy.tier_for(tool.name, named)
+            if tier in ("approve", "escalate"):
+                why = f"its authority tier is {tier} ({_tier_rule(policy, tool.name, named, tier)})"
+                return Verdict(
+                    False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool
+                )
+        return Verdict(True, "allowed", tool=tool, arguments=arguments, tier=tier)
+
+
+def _tier_rule(policy: AgentPolicy, tool: str, arguments: dict[str, Any], tier: Tier) -> str:
+    """The rule that put the call in `tier` (what the operator reads as the reason)."""
+    return next(
+        rule.describe()
+        for rule in policy.tiers
+        if rule.tool == tool and rule.tier == tier and rule.matches(arguments)
+    )
 
 
 def _tainted(action: str, tool: ToolSpec, tainted_by: str) -> Verdict:

@@ -125,8 +125,11 @@ class OutboundRule(_Strict):
 class BreakerLimits(_Strict):
     """When the breaker trips on its own (it can always be tripped by hand)."""
 
+    # Calls that failed for good (after their retries) in a row: the service is down or the
+    # agent is misusing it; more attempts would only add load.
     max_consecutive_failures: int = Field(default=5, ge=1)
-    max_cost_usd: float | None = Field(default=None, gt=0)
+    # Calls refused by a rate limit in a row: an agent that keeps pressing is misbehaving.
+    max_rate_breaches: int = Field(default=3, ge=1)
 
 
 class AgentPolicy(_Strict):

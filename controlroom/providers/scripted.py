@@ -2,7 +2,8 @@
 
 It drives the demo, the examples, the benchmark and the tests without network or keys.
 Usage is estimated from text length (about four characters a token) so budgets and meters
-have something real to show; a scripted turn costs nothing.
+have something real to show; a scripted turn costs nothing, unless the script gives its turn
+a usage of its own (how the demo and the tests exercise budgets).
 """
 
 from __future__ import annotations
@@ -30,14 +31,7 @@ class ScriptedModel:
             raise ModelError(f"script raised {type(exc).__name__}: {exc}", retryable=False) from exc
         if not isinstance(turn, Turn):
             raise ModelError(f"script returned {type(turn).__name__}, not a Turn", retryable=False)
-        output_chars = len(turn.text) + sum(
-            len(call.name) + len(str(call.arguments)) for call in turn.tool_calls
-        )
-        usage = Usage(
-            input_tokens=request.context_chars // CHARS_PER_TOKEN,
-            output_tokens=max(1, output_chars // CHARS_PER_TOKEN),
-            cost_usd=0.0,
-        )
+        usage = _estimated_usage(request, turn) if turn.usage is _NO_USAGE else turn.usage
         calls = tuple(
             call
             if call.id
@@ -45,3 +39,19 @@ class ScriptedModel:
             for index, call in enumerate(turn.tool_calls)
         )
         return Turn(text=turn.text, tool_calls=calls, usage=usage)
+
+
+# The default every Turn shares (pydantic does not copy an immutable default): a script that
+# sets no usage leaves it, and an identity check costs nothing per turn.
+_NO_USAGE: Usage = Turn.model_fields["usage"].default
+
+
+def _estimated_usage(request: TurnRequest, turn: Turn) -> Usage:
+    output_chars = len(turn.text) + sum(
+        len(call.name) + len(str(call.arguments)) for call in turn.tool_calls
+    )
+    return Usage(
+        input_tokens=request.context_chars // CHARS_PER_TOKEN,
+        output_tokens=max(1, output_chars // CHARS_PER_TOKEN),
+        cost_usd=0.0,
+    )

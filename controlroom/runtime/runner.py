@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -37,8 +37,10 @@ from controlroom.domain.events import (
     AgentCompleted,
     AgentFailed,
     AgentPaused,
+    AgentQuarantined,
     AgentStarted,
     AgentSubmitted,
+    BreakerTripped,
     Event,
     ModelTurnFailed,
     ModelTurnRecorded,
@@ -62,7 +64,8 @@ from controlroom.domain.models import (
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
 from controlroom.governance import loops
 from controlroom.governance.gate import Gate, Verdict, arguments_dict, needs_approval
-from controlroom.governance.policy import LoopLimits
+from controlroom.governance.policy import AgentPolicy, LoopLimits
+from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
@@ -77,6 +80,7 @@ from controlroom.store.writer import (
     Statement,
 )
 
+T = TypeVar("T")
 _MESSAGES = TypeAdapter(list[Message])
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
 _INSERT_RESOURCE = (
@@ -100,6 +104,7 @@ class RunnerServices:
     model_for: Callable[[AgentSpec], Model]
     backoff: Callable[[int], float] = backoff_seconds
     deadlines: CallDeadlines = field(default_factory=CallDeadlines)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 class _Call(NamedTuple):
@@ -110,6 +115,19 @@ class _Call(NamedTuple):
     tool: ToolSpec
     ctx: ToolContext
     kwargs: dict[str, Any]
+
+
+class ToolGaveUp(Exception):
+    """A tool failed for good (after its attempts): the model is told, the breaker counts."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class Interrupted(Exception):
+    """A pause arrived while the agent waited on something safe to abandon (a model turn,
+    a read-only tool, a backoff): the step is left unfinished, as after a crash."""
 
 
 class StopAgent(Exception):
@@ -134,12 +152,17 @@ class AgentRunner:
         self._model = services.model_for(spec)
         self._stored: StoredAgent | None = stored
         self._state = stored.state
+        # The state as last checkpointed: an interrupted step is undone back to it.
+        self._checkpointed = stored.state.to_json() if stored.state is not None else ""
         self._messages: list[Message] = list(stored.messages)
         self._pending: list[PendingEvent] = []
         self._inflight: asyncio.Future[CommitResult] | None = None
         self._inflight_started = 0.0  # when the step now committing began (for latencies)
         self._step_taint: str | None = None  # untrusted output read in the current step
         self.pause_requested: str | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._interruptible = False  # waiting on something a pause may abandon
+        self._interrupting = False  # a pause cancelled that wait
         self.stop_requested = False
         self.terminate_requested = False
         self.step_latencies: list[float] | None = None
@@ -148,8 +171,50 @@ class AgentRunner:
     def state(self) -> AgentState | None:
         return self._state
 
+    def request_pause(self, reason: str) -> None:
+        """Pause at the next safe point: at once if the agent waits on a model turn, a
+        read-only tool or a backoff (nothing in the world changes by abandoning those),
+        otherwise when its current step's side effects are recorded."""
+        if self.pause_requested is None:
+            self.pause_requested = reason
+        if self._interruptible and not self._interrupting and self._task is not None:
+            self._interrupting = True
+            self._task.cancel()
+
+    def quarantine(self, reason: str) -> None:
+        """Hold the agent's outputs for review from now on (it runs on)."""
+        state = self._state
+        if state is None or state.quarantined is not None:
+            return
+        state.quarantined = reason
+        self._pending.append(self._event(AgentQuarantined(reason=reason), state.step))
+
+    async def _abandonable(self, awaitable: Awaitable[T]) -> T:
+        """Await something a pause may abandon (see `request_pause`).
+
+        The pause cancels this task only while it is suspended here, so the cancellation
+        can only land inside `awaitable`; it is turned into `Interrupted` and uncounted.
+        """
+        self._interruptible = True
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not self._interrupting:
+                raise
+            self._interrupting = False
+            if self._task is not None:
+                self._task.uncancel()
+            raise Interrupted from None
+        finally:
+            self._interruptible = False
+            if self._interrupting:  # the awaitable swallowed the cancellation
+                self._interrupting = False
+                if self._task is not None:
+                    self._task.uncancel()
+
     async def run(self) -> AgentStatus:
         """Run until done; return the status the agent is left in."""
+        self._task = asyncio.current_task()
         state = await self._begin()
         unfinished = unfinished_step(self._stored.tail, state.step + 1) if self._stored else None
         self._stored = None
@@ -169,11 +234,22 @@ class AgentRunner:
                         AgentStatus.FAILED,
                         f"reached max_steps ({self.spec.max_steps}) without finishing",
                     )
-                done = await self._step(state.step + 1, unfinished or UnfinishedStep())
+                over = self._over_budget(state)
+                if over is not None:
+                    self._trip(state.step, "budget", over)
+                    continue
+                try:
+                    done = await self._step(state.step + 1, unfinished or UnfinishedStep())
+                except Interrupted:
+                    # Undo the step's effects on the state (its journaled events stay, and
+                    # resuming reuses them like recovery does); the loop's top pauses.
+                    state = self._state = AgentState.from_json(self._checkpointed)
+                    self._step_taint = None
+                    continue
                 unfinished = None
                 if done:
                     await self._durable()
-                    return AgentStatus.COMPLETED
+                    return state.status
         except StopAgent as stop:
             await self._durable()
             await self._stop(stop)
@@ -193,6 +269,10 @@ class AgentRunner:
             state.message_count = len(opening)
             state.context_chars = sum(len(m.content) for m in opening)
             self._state = state
+            opening_delta = CheckpointDelta.of(
+                self.agent_id, _MESSAGES.dump_json(opening).decode(), state
+            )
+            self._checkpointed = opening_delta.state_json
             await self._writer.commit(
                 [
                     self._event(
@@ -206,16 +286,19 @@ class AgentRunner:
                     ),
                     self._event(AgentStarted(resumed=False, step=0), 0),
                 ],
-                CheckpointDelta.of(self.agent_id, _MESSAGES.dump_json(opening).decode(), state),
+                opening_delta,
                 [self._status_statement(AgentStatus.RUNNING)],
             )
             return state
         state = self._state
         if state.status is AgentStatus.PAUSED:
-            # An operator resumed it: the pause's reason is over, loops are counted afresh.
+            # An operator resumed it: the pause's reason is over, the monitors count afresh.
             state.recent_calls = ""
             state.error = None
+            state.consecutive_failures = 0
+            state.rate_breaches = 0
         state.status = AgentStatus.RUNNING
+        self._checkpointed = state.to_json()
         await self._writer.commit(
             [self._event(AgentStarted(resumed=True, step=state.step), state.step)],
             statements=[self._status_statement(AgentStatus.RUNNING)],
@@ -272,13 +355,13 @@ class AgentRunner:
                     step,
                 )
             )
+        self._account(turn.usage)  # before the calls: their budget check includes this turn
         added = [Message(role="assistant", content=turn.text, tool_calls=turn.tool_calls)]
         for call in turn.tool_calls:
             content = await self._run_call(step, call, known)
             added.append(
                 Message(role="tool", content=content, tool_call_id=call.id, name=call.name)
             )
-        self._account(turn.usage)
         if self._step_taint is not None and state.tainted_by is None:
             state.tainted_by = self._step_taint
         self._step_taint = None
@@ -289,18 +372,22 @@ class AgentRunner:
         finished = not turn.tool_calls
         statements: list[Statement] = []
         if finished:
-            state.status = AgentStatus.COMPLETED
+            # A quarantined agent finishes, but its result is held for review.
+            status = AgentStatus.QUARANTINED if state.quarantined else AgentStatus.COMPLETED
+            state.status = status
             state.result = turn.text
             self._pending.append(self._event(AgentCompleted(result=turn.text), step))
-            statements.append(self._status_statement(AgentStatus.COMPLETED, result=turn.text))
+            statements.append(
+                self._status_statement(status, result=turn.text, error=state.quarantined)
+            )
         pending, self._pending = self._pending, []
+        delta = CheckpointDelta.of(
+            self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state
+        )
+        self._checkpointed = delta.state_json
         # Not awaited here: see Invariant 1 in the module docstring.
         await self._durable()
-        self._inflight = self._writer.submit(
-            pending,
-            CheckpointDelta.of(self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state),
-            statements,
-        )
+        self._inflight = self._writer.submit(pending, delta, statements)
         self._inflight_started = started
         return finished
 
@@ -325,7 +412,7 @@ class AgentRunner:
             attempt += 1
             crashpoints.reached("before-model-turn")
             try:
-                turn = await self._model.turn(request)
+                turn = await self._abandonable(self._model.turn(request))
             except ModelError as exc:
                 self._pending.append(
                     self._event(ModelTurnFailed(attempt=attempt, error=str(exc)), step)
@@ -334,7 +421,7 @@ class AgentRunner:
                     raise StopAgent(
                         AgentStatus.FAILED, f"model failed after {attempt} attempt(s): {exc}"
                     ) from None
-                await self._services.clock.sleep(self._services.backoff(attempt))
+                await self._abandonable(self._services.clock.sleep(self._services.backoff(attempt)))
                 continue
             crashpoints.reached("after-model-turn")
             return _with_call_ids(turn, step)
@@ -354,16 +441,25 @@ class AgentRunner:
         )
         outcome = known.outcomes.get(call.id)
         if outcome is not None:
+            # Replaying the step: count it as the monitors did the first time.
             if outcome.kind == "in_doubt":
                 raise StopAgent(AgentStatus.IN_DOUBT, outcome.content)
             if outcome.kind == "succeeded":
+                state.consecutive_failures = 0
                 self._note_output(step, self.spec.tool(call.name))
+            elif outcome.kind == "failed":
+                state.consecutive_failures += 1
             return outcome.content
-        verdict = self._services.gate.check(self.spec, call, state.tainted_by)
-        limits = self._services.gate.policy(self.spec).loops
-        loop = loops.detect(state.recent_calls, limits)
+        gate = self._services.gate
+        verdict = gate.check(self.spec, call, state.tainted_by)
+        policy = gate.policy(self.spec)
+        loop = loops.detect(state.recent_calls, policy.loops)
         if loop.level != "none":
-            refused = self._act_on_loop(state, step, call, verdict, loop, limits)
+            refused = self._act_on_loop(state, step, call, verdict, loop, policy.loops)
+            if refused is not None:
+                return refused
+        if verdict.allowed:
+            refused = self._monitor(state, step, call, verdict, policy)
             if refused is not None:
                 return refused
         if not verdict.allowed:
@@ -390,22 +486,29 @@ class AgentRunner:
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
 
-        if not tool.effect.has_side_effects:
-            await self._durable()
-            result, reconciled = await self._invoke(prepared, first_attempt=1)
-        elif call.id in known.started:
-            await self._durable()
-            result, reconciled = await self._recover_call(prepared, known)
-        else:
-            self._pending.append(
-                self._event(
-                    ToolCallStarted(call_id=call.id, tool=tool.name, key=key, arguments=plain), step
+        try:
+            if not tool.effect.has_side_effects:
+                await self._durable()
+                result, reconciled = await self._abandonable(
+                    self._invoke(prepared, first_attempt=1)
                 )
-            )
-            await self._commit_pending()
-            crashpoints.reached("after-intent-commit")
-            result, reconciled = await self._invoke(prepared, first_attempt=1)
-            crashpoints.reached("after-tool-effect")
+            elif call.id in known.started:
+                await self._durable()
+                result, reconciled = await self._recover_call(prepared, known)
+            else:
+                self._pending.append(
+                    self._event(
+                        ToolCallStarted(call_id=call.id, tool=tool.name, key=key, arguments=plain),
+                        step,
+                    )
+                )
+                await self._commit_pending()
+                crashpoints.reached("after-intent-commit")
+                result, reconciled = await self._invoke(prepared, first_attempt=1)
+                crashpoints.reached("after-tool-effect")
+        except ToolGaveUp as gave_up:
+            return self._failed_for_good(state, step, policy, tool.name, gave_up.error)
+        state.consecutive_failures = 0
         self._note_output(step, tool)
         self._pending.append(
             self._event(
@@ -416,6 +519,83 @@ class AgentRunner:
             )
         )
         return result
+
+    def _monitor(
+        self, state: AgentState, step: int, call: ToolCall, verdict: Verdict, policy: AgentPolicy
+    ) -> str | None:
+        """Budget, quarantine and rate limits on a call the gate allowed; the model's
+        message if the call is refused."""
+        over = self._over_budget(state)
+        if over is not None:
+            return self._deny(step, call, self._trip(step, "budget", over))
+        tool = verdict.tool
+        assert tool is not None
+        if state.quarantined is not None and tool.effect.has_side_effects:
+            why = f"the agent is quarantined ({state.quarantined})"
+            return self._deny(step, call, needs_approval(call.name, why))
+        if policy.rate is None and not policy.tool_rates:
+            return None
+        breach = self._services.limiter.breach(
+            self.agent_id, tool.name, policy, self._services.clock.monotonic()
+        )
+        if breach is None:
+            state.rate_breaches = 0
+            return None
+        state.rate_breaches += 1
+        self._alert(step, "rate", tool.name, "deny", breach)
+        reason = f"rate limit: {breach}"
+        limit = policy.breaker.max_rate_breaches
+        if state.rate_breaches >= limit:
+            reason = self._trip(
+                step, "rate", f"{state.rate_breaches} calls in a row over the limit: {breach}"
+            )
+        return self._deny(step, call, reason)
+
+    def _over_budget(self, state: AgentState) -> str | None:
+        """Why the agent may not spend more, if it has reached its budget (the smallest of
+        the task's, the definition's and the policy's)."""
+        budgets = [
+            budget
+            for budget in (
+                self.record.budget_usd,
+                self.spec.budget_usd,
+                self._services.gate.policy(self.spec).budget_usd,
+            )
+            if budget is not None
+        ]
+        if not budgets or state.cost_usd < min(budgets):
+            return None
+        return f"spent ${state.cost_usd:.4f} of a ${min(budgets):.4f} budget"
+
+    def _failed_for_good(
+        self, state: AgentState, step: int, policy: AgentPolicy, tool: str, error: str
+    ) -> str:
+        """A call failed after its retries: the model is told (as a replay would tell it),
+        and too many such calls in a row trip the breaker."""
+        state.consecutive_failures += 1
+        if state.consecutive_failures >= policy.breaker.max_consecutive_failures:
+            self._trip(
+                step,
+                "failures",
+                f"{state.consecutive_failures} calls in a row failed; the last, {tool}: {error}",
+            )
+        return f"error: {error}"
+
+    def _trip(self, step: int, cause: str, detail: str) -> str:
+        """Trip the agent's breaker: journal the alert, pause after this step (state kept).
+
+        Returns the reason, which is also what `status` shows until an operator resumes it.
+        """
+        state = self._state
+        assert state is not None
+        reason = f"breaker tripped on {cause}: {detail}"
+        self._pending.append(
+            self._event(BreakerTripped(cause=cause, action="pause", detail=detail), step)
+        )
+        if self.pause_requested is None:
+            self.pause_requested = reason
+            state.error = reason
+        return reason
 
     def _deny(self, step: int, call: ToolCall, reason: str) -> str:
         """Journal a refused call; return what the model is told."""
@@ -440,11 +620,8 @@ class AgentRunner:
         """
         detail = loop.describe()
         if loop.level == "stop":
-            self._alert(step, call.name, "stop", detail)
-            reason = f"loop: {detail}; paused until an operator resumes it"
-            self.pause_requested = reason
-            state.error = reason  # what `status` shows as the reason
-            return self._deny(step, call, reason)
+            self._alert(step, "loop", call.name, "stop", detail)
+            return self._deny(step, call, self._trip(step, "loop", detail))
         tool = verdict.tool
         if (
             loop.level == "approve"
@@ -452,15 +629,15 @@ class AgentRunner:
             and tool is not None
             and tool.effect.has_side_effects
         ):
-            self._alert(step, call.name, "approve", detail)
+            self._alert(step, "loop", call.name, "approve", detail)
             return self._deny(step, call, needs_approval(call.name, f"loop: {detail}"))
         if loop.length == limits.warn_after * loop.period:
-            self._alert(step, call.name, "warn", detail)
+            self._alert(step, "loop", call.name, "warn", detail)
         return None
 
-    def _alert(self, step: int, tool: str, level: str, detail: str) -> None:
+    def _alert(self, step: int, monitor: str, tool: str, level: str, detail: str) -> None:
         self._pending.append(
-            self._event(MonitorAlert(monitor="loop", level=level, tool=tool, detail=detail), step)
+            self._event(MonitorAlert(monitor=monitor, level=level, tool=tool, detail=detail), step)
         )
 
     def _note_output(self, step: int, tool: ToolSpec | None) -> None:
@@ -558,10 +735,7 @@ class AgentRunner:
                 )
             )
             if final:
-                raise StopAgent(
-                    AgentStatus.FAILED,
-                    f"tool {tool.name} failed after {attempt} attempt(s): {error}",
-                )
+                raise ToolGaveUp(error)
             await self._services.clock.sleep(self._services.backoff(attempt))
             attempt += 1
 

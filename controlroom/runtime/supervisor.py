@@ -23,6 +23,7 @@ from controlroom import crashpoints
 from controlroom.clock import Clock, SystemClock
 from controlroom.domain.events import (
     AgentPaused,
+    AgentQuarantined,
     AgentResumed,
     AgentTerminated,
     Event,
@@ -47,11 +48,17 @@ from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seco
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
-from controlroom.store.writer import JournalWriter, PendingEvent, Statement, WriterClosed
+from controlroom.store.writer import (
+    CheckpointDelta,
+    JournalWriter,
+    PendingEvent,
+    Statement,
+    WriterClosed,
+)
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("pause", "resume", "terminate", "kill-switch")
+COMMANDS = ("pause", "resume", "terminate", "quarantine", "kill-switch")
 _MARK_COMMAND = "UPDATE commands SET status = ?, applied_ms = ?, outcome = ? WHERE id = ?"
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, error = ? WHERE id = ?"
 _MARK_RESOURCE = "UPDATE resources SET status = ?, updated_ms = ? WHERE id = ?"
@@ -247,7 +254,14 @@ class Supervisor:
             stored: queries.StoredAgent | None = queries.StoredAgent(record, None, [], [])
         else:
             stored = await queries.load_agent(self.db, record.id)
-        if stored is None:
+        # `record` may be stale: while its checkpoint loaded, the agent may have been launched,
+        # or have run and finished (a resume applied at start-up, then recovery listing it).
+        if stored is None or record.id in self._running:
+            return
+        if (
+            record.status is not AgentStatus.QUEUED
+            and stored.record.status is not AgentStatus.RUNNING
+        ):
             return
         runner = AgentRunner(spec, stored, self._services)
         if self.collect_latencies:
@@ -259,6 +273,7 @@ class Supervisor:
 
     def _on_runner_done(self, agent_id: str, task: asyncio.Task[AgentStatus]) -> None:
         running = self._running.pop(agent_id, None)
+        self._services.limiter.forget(agent_id)
         if not self._running:
             self._poke.set()  # an idle supervisor may want to exit now, not at the next poll
         if running is not None:
@@ -387,6 +402,8 @@ class Supervisor:
             outcome = await self._pause("*", f"kill switch by {command.operator}")
         elif command.command == "resume":
             outcome = await self._resume(command.target, command.operator)
+        elif command.command == "quarantine":
+            outcome = await self._quarantine(command.target, f"quarantined by {command.operator}")
         else:
             outcome = f"unknown command {command.command!r}"
         await self._finish_command(command, outcome)
@@ -424,26 +441,64 @@ class Supervisor:
             return f"no agent matches {target!r}"
         paused: list[str] = []
         others: list[str] = []
-        for record in targets:
-            running = self._running.get(record.id)
-            if running is not None:
-                running.runner.pause_requested = reason
-                await self._runner_exit(record.id)
-                ended = _ended_as(running.task)
-                if ended is AgentStatus.PAUSED:
-                    paused.append(record.id)
-                else:  # it finished its step another way before reaching the pause
-                    others.append(f"{record.id} is {ended.value if ended else 'stopped'}")
-            elif record.status in (AgentStatus.QUEUED, AgentStatus.RUNNING):
-                await self._set_status(
-                    record.id, AgentStatus.PAUSED, None, AgentPaused(reason=reason)
-                )
-                paused.append(record.id)
-            else:
-                others.append(f"{record.id} is {record.status.value}")
+        # Every running target is asked at once and they stop together (the kill switch
+        # must not wait for 200 agents one after the other).
+        asked = [
+            (record.id, running)
+            for record in targets
+            if (running := self._running.get(record.id)) is not None
+        ]
+        idle = [record for record in targets if record.id not in self._running]
+        for _agent_id, running in asked:
+            running.runner.request_pause(reason)
+        await asyncio.gather(*(self._runner_exit(agent_id) for agent_id, _ in asked))
+        for agent_id, running in asked:
+            ended = _ended_as(running.task)
+            if ended is AgentStatus.PAUSED:
+                paused.append(agent_id)
+            else:  # it finished its step another way before reaching the pause
+                others.append(f"{agent_id} is {ended.value if ended else 'stopped'}")
+        waiting = [r for r in idle if r.status in (AgentStatus.QUEUED, AgentStatus.RUNNING)]
+        await asyncio.gather(
+            *(
+                self._set_status(r.id, AgentStatus.PAUSED, None, AgentPaused(reason=reason))
+                for r in waiting
+            )
+        )
+        paused += [r.id for r in waiting]
+        others += [f"{r.id} is {r.status.value}" for r in idle if r not in waiting]
         parts = [f"paused {', '.join(paused)}"] if paused else []
         parts += [f"not paused: {'; '.join(others)}"] if others else []
         return "; ".join(parts) or f"nothing to pause for {target!r}"
+
+    async def _quarantine(self, target: str, reason: str) -> str:
+        """Hold the outputs of the agent(s) for review; they run on (if running)."""
+        targets = [r for r in await self._targets(target) if not r.status.is_terminal]
+        if not targets:
+            return f"no live agent matches {target!r}"
+        done: list[str] = []
+        others: list[str] = []
+        for record in targets:
+            running = self._running.get(record.id)
+            if running is not None:
+                running.runner.quarantine(reason)
+                done.append(record.id)
+                continue
+            stored = await queries.load_agent(self.db, record.id)
+            if stored is None or stored.state is None:
+                others.append(f"{record.id} has not started (pause or terminate it instead)")
+                continue
+            if stored.state.quarantined is None:
+                # Recorded in its checkpoint: it takes effect when the agent next runs.
+                stored.state.quarantined = reason
+                await self.writer.commit(
+                    [PendingEvent(record.id, self.identity, 0, AgentQuarantined(reason=reason))],
+                    CheckpointDelta.of(record.id, "[]", stored.state),
+                )
+            done.append(record.id)
+        parts = [f"quarantined {', '.join(done)}: outputs held for review"] if done else []
+        parts += [f"not quarantined: {'; '.join(others)}"] if others else []
+        return "; ".join(parts)
 
     async def _resume(self, target: str, operator: str) -> str:
         targets = [r for r in await self._targets(target) if r.status is AgentStatus.PAUSED]

@@ -50,6 +50,7 @@ from typing import Any
 import sqlalchemy.dialects.sqlite.aiosqlite  # noqa: F401  (imported once, before any fork)
 
 from controlroom import cli, crashpoints
+from controlroom.domain.models import AgentState
 from controlroom.runtime.loader import load_agents
 from controlroom.store.chain import GENESIS, row_hash
 
@@ -672,16 +673,16 @@ def check_database(db: Path, ledger_path: Path, v: Violations) -> Facts:
     # ids are "s<step>c<i>") are of that step, and only the completing commit says completed.
     completed_at = {e["agent_id"]: e["id"] for e in events if e["kind"] == "agent_completed"}
     for event_id, agent_id, step, messages, state_json in checkpoints:
-        state = json.loads(state_json)
+        state = AgentState.from_json(state_json)  # fields at their default are not stored
         ids = {m.get("tool_call_id") for m in json.loads(messages) if m.get("role") == "tool"}
         wrong = sorted(i for i in ids if i and not i.startswith(f"s{step}c"))
         if wrong:
             v.add(
                 f"{agent_id}: checkpoint labelled step {step} (event {event_id}) holds the "
-                f"messages of call(s) {wrong}: its state (status {state.get('status')}, step "
-                f"{state.get('step')}) is of a later step"
+                f"messages of call(s) {wrong}: its state (status {state.status}, step "
+                f"{state.step}) is of a later step"
             )
-        if state.get("status") == "completed" and completed_at.get(agent_id) != event_id:
+        if state.status == "completed" and completed_at.get(agent_id) != event_id:
             v.add(
                 f"{agent_id}: checkpoint at event {event_id} (step {step}) says completed "
                 f"but is not the agent_completed commit (event {completed_at.get(agent_id)})"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import pytest
 from crashkit import SIGKILLED, CrashLab, Facts, connect
 
+from controlroom.domain.models import AgentState
+
 Mix = Callable[..., list[tuple[str, str]]]
 
 
@@ -144,11 +146,11 @@ def test_kill_between_last_tool_step_and_answer(crashlab: CrashLab, kind: str) -
     [agent_id] = lab.submit([(kind, "3")])
     killed = lab.expect_killed(lab.run_fork("after-step-commit:3"))
     with connect(lab.db) as conn:
-        step, state = conn.execute(
-            "SELECT step, json_extract(state, '$.status') FROM checkpoints"
-            " WHERE agent_id = ? ORDER BY event_id DESC LIMIT 1",
+        step, state_json = conn.execute(
+            "SELECT step, state FROM checkpoints WHERE agent_id = ? ORDER BY event_id DESC LIMIT 1",
             (agent_id,),
         ).fetchone()
+    state = AgentState.from_json(state_json).status.value
     problems = []
     if (step, state) != (3, "running"):
         problems.append(
