@@ -35,13 +35,14 @@ from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
 from controlroom.governance.policy_loader import PolicyError, PolicySet, load_policies
-from controlroom.runtime.bench import benchmark
+from controlroom.runtime.bench import benchmark, gate_overhead
+from controlroom.runtime.bench_killswitch import kill_switch_benchmark
 from controlroom.runtime.loader import load_agents
 from controlroom.runtime.process import tune_for_supervisor
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
 from controlroom.store import queries
 from controlroom.store.audit import AuditReport, export_rows, verify_journal
-from controlroom.store.database import Database, open_database
+from controlroom.store.database import Database, Synchronous, open_database
 from controlroom.store.inbox import enqueue_command, submit_agent
 from controlroom.store.lease import owner_is_live, read_lease
 
@@ -624,9 +625,8 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     "--agents",
     "agent_count",
     type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Agents running concurrently.",
+    default=None,
+    help="Agents running concurrently.  [default: 100; 200 for kill-switch]",
 )
 @click.option(
     "--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Steps per agent."
@@ -641,12 +641,35 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
 @click.option(
     "--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True
 )
+@click.option(
+    "--scenario",
+    type=click.Choice(["durability", "gate-overhead", "kill-switch"]),
+    default="durability",
+    show_default=True,
+    help="durability: the canonical workload; gate-overhead: it with and without the "
+    "governance gate, alternately, 3 runs each; kill-switch: time for `kill-switch` to pause "
+    "every busy agent.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_fails_cleanly
-def bench(agent_count: int, steps: int, db: Path | None, synchronous: str, as_json: bool) -> None:
-    """Durability benchmark: N agents x S steps, each a model turn and a side-effecting call."""
+def bench(
+    agent_count: int | None,
+    steps: int,
+    db: Path | None,
+    synchronous: str,
+    scenario: str,
+    as_json: bool,
+) -> None:
+    """Benchmarks (default: durability, N agents x S steps, each a model turn and a
+    side-effecting call through the gate)."""
     tune_for_supervisor()
-    result = benchmark(agent_count, steps, db, "FULL" if synchronous == "FULL" else "NORMAL")
+    if scenario == "kill-switch":
+        result = kill_switch_benchmark(agent_count or 200)
+    elif scenario == "gate-overhead":
+        result = gate_overhead(agent_count or 100, steps)
+    else:
+        mode: Synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
+        result = benchmark(agent_count or 100, steps, db, mode)
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -58,3 +58,23 @@ def test_bench_table_without_json() -> None:
     done = _bench("--agents", "2", "--steps", "2")
     assert done.returncode == 0, done.stderr
     assert "steps_per_s" in done.stdout and not done.stdout.lstrip().startswith("{")
+
+
+def test_gate_overhead_runs_the_workload_with_and_without_the_gate() -> None:
+    done = _bench("--scenario", "gate-overhead", "--agents", "3", "--steps", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert len(figures["governed_runs"]) == len(figures["ungoverned_runs"]) == figures["rounds"]
+    assert figures["governed_steps_per_s"] in figures["governed_runs"]
+    assert figures["ungoverned_steps_per_s"] in figures["ungoverned_runs"]
+    expected = (figures["ungoverned_steps_per_s"] / figures["governed_steps_per_s"] - 1) * 100
+    assert abs(figures["overhead_pct"] - expected) < 0.1
+
+
+def test_kill_switch_pauses_every_busy_agent() -> None:
+    done = _bench("--scenario", "kill-switch", "--agents", "12", "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["agents"] == 12
+    assert figures["statuses"] == {"paused": 12}, "every agent paused, none lost or in doubt"
+    assert figures["kill_switch_ms"] >= figures["queue_ms"] > 0

@@ -285,3 +285,32 @@ def test_run_survives_its_reader_going_away(cli: Cli, workdir: Path, slow_agents
     assert b"Traceback" not in proc.stderr.read()
     statuses = [row[0] for row in query(db, "SELECT status FROM agents ORDER BY seq")]
     assert statuses == ["completed", "completed"]
+
+
+def test_quarantine_from_a_second_process_holds_the_agents_effects_and_result(
+    cli: Cli, workdir: Path, slow_agents: Path
+) -> None:
+    db = workdir / "control.db"
+    common = ["--db", db, "--agents", slow_agents]
+    agent_id = _submit(db, "slow", "6")
+    cli.env["TICK_HOLD_STEP"] = "3"
+    cli.env["TICK_RELEASE"] = str(workdir / "release")
+    owner = cli.start("run", *common, "--exit-when-idle")
+    owner.wait_for(lambda e: e["kind"] == "tool_call_started" and e["step"] == 3)
+
+    held = cli("quarantine", *common, agent_id, "--as", "night-shift")
+    assert held.returncode == 0, held.describe()
+    assert held.stdout.strip() == f"quarantined {agent_id}: outputs held for review"
+    (workdir / "release").touch()
+    assert owner.wait() == 0, owner.stderr()
+
+    lines = owner.lines()
+    [marked] = [e for e in lines if e["kind"] == "agent_quarantined"]
+    assert marked["reason"] == "quarantined by night-shift"
+    denied = [e for e in lines if e["kind"] == "tool_call_denied"]
+    assert [e["step"] for e in denied] == [4, 5, 6]
+    assert all("the agent is quarantined" in e["reason"] for e in denied)
+    assert [t["step"] for t in _ticks(workdir)] == [1, 2, 3]  # the call under way finished
+    [record] = json.loads(cli("status", "--db", db, "--json").stdout)["agents"]
+    assert (record["status"], record["result"]) == ("quarantined", "ticked 6")
+    assert chain_break(db) is None

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cr_support import EXAMPLE_AGENTS, Cli, assert_clean_error, query, sha256, sidecars
+from cr_support import (
+    EXAMPLE_AGENTS,
+    Cli,
+    assert_clean_error,
+    chain_break,
+    query,
+    sha256,
+    sidecars,
+)
 
 from controlroom import ScriptView, ToolContext, Turn, agent, tool
 from controlroom.clock import FakeClock
@@ -290,19 +298,20 @@ async def test_concurrent_first_opens_all_succeed(tmp_path: Path) -> None:
 # -- migration --------------------------------------------------------------------------------
 
 
-async def test_new_file_is_migrated_to_schema_version_1(tmp_path: Path) -> None:
+async def test_new_file_is_migrated_to_the_current_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     assert not path.exists()
     db = await open_database(path)
     try:
-        assert CURRENT_VERSION == 1
-        assert await schema_version(db) == 1
+        assert CURRENT_VERSION == 2
+        assert await schema_version(db) == 2
     finally:
         await db.close()
     meta = dict(query(path, "SELECT key, value FROM meta"))
-    assert meta == {"application": APPLICATION, "schema_version": "1"}
+    assert meta == {"application": APPLICATION, "schema_version": "2"}
     tables = {row[0] for row in query(path, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "events", "checkpoints", "agents", "resources", "commands", "lease"} <= tables
+    expected = {"meta", "events", "checkpoints", "agents", "resources", "commands", "lease"}
+    assert expected | {"novelty"} <= tables
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -317,7 +326,26 @@ async def test_reopening_keeps_the_database(tmp_path: Path, real_database: Path)
     finally:
         await db.close()
     assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
-    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("1",)]
+    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
+
+
+async def test_a_version_1_database_is_migrated_to_2_keeping_its_journal(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "v1.db"
+    shutil.copyfile(real_database, path)
+    with sqlite3.connect(path) as conn:  # as the first release left it
+        conn.execute("DROP TABLE novelty")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    events_before = query(path, "SELECT COUNT(*), MAX(id) FROM events")
+    db = await open_database(path)
+    try:
+        assert await schema_version(db) == 2
+    finally:
+        await db.close()
+    assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
+    assert query(path, "SELECT COUNT(*) FROM novelty") == [(0,)]
+    assert chain_break(path) is None
 
 
 async def test_open_configures_durability(tmp_path: Path) -> None:

@@ -61,7 +61,11 @@ async def test_a_looping_agent_is_warned_then_gated_then_paused_and_resumable(
 
     assert SENT == [1, 2, 3, 4], "from the 5th repeat on, the side effect needs approval"
     entries = await harness.entries(agent_id)
-    alerts = [(e.step, e.event.level) for e in entries if isinstance(e.event, MonitorAlert)]
+    alerts = [
+        (e.step, e.event.level)
+        for e in entries
+        if isinstance(e.event, MonitorAlert) and e.event.monitor == "loop"
+    ]
     assert alerts == [(3, "warn"), (5, "approve"), (6, "approve"), (7, "approve"), (8, "stop")]
     denied = [e.step for e in entries if isinstance(e.event, ToolCallDenied)]
     assert denied == [5, 6, 7, 8]
@@ -97,7 +101,11 @@ async def test_a_cycle_of_read_only_calls_is_warned_then_stopped(harness: Harnes
     agent_id = await harness.submit("pacer", "find it")
     await harness.run_until_idle([PACER])
     entries = await harness.entries(agent_id)
-    alerts = [(e.step, e.event.level) for e in entries if isinstance(e.event, MonitorAlert)]
+    alerts = [
+        (e.step, e.event.level)
+        for e in entries
+        if isinstance(e.event, MonitorAlert) and e.event.monitor == "loop"
+    ]
     # left-right is a cycle of 2: repeated 3 times at step 6, 8 times at step 16. Read-only
     # calls need no approval, so nothing is gated in between.
     assert alerts == [(6, "warn"), (16, "stop")]

@@ -107,7 +107,8 @@ async def test_calls_over_the_rate_are_refused_and_pressing_on_trips_the_breaker
     )
     assert SENT == ["user1@example.com", "user2@example.com"]
     alerts = [e.event.model_dump() for e in await harness.entries(agent_id, "monitor_alert")]
-    assert [(a["monitor"], a["level"]) for a in alerts] == [("rate", "deny")] * 2
+    rate_alerts = [(a["monitor"], a["level"]) for a in alerts if a["monitor"] != "novelty"]
+    assert rate_alerts == [("rate", "deny")] * 2
     denied = [e.event.model_dump() for e in await harness.entries(agent_id, "tool_call_denied")]
     assert denied[0]["reason"].startswith("rate limit: send is limited to 1 calls a minute")
     trips = [e.event.model_dump() for e in await harness.entries(agent_id, "breaker_tripped")]
@@ -402,3 +403,44 @@ async def test_pause_abandons_a_read_only_tool_and_resume_reuses_the_recorded_tu
     assert stored is not None and stored.state is not None
     # The abandoned step's accounting was undone: each turn is charged once.
     assert stored.state.cost_usd == 0.75 and stored.state.input_tokens == 20
+
+
+# -- novelty ----------------------------------------------------------------------------------
+
+
+async def test_a_first_tool_or_destination_for_an_agent_is_an_alert_once_per_database(
+    harness: Harness,
+) -> None:
+    recipients = ["a@example.com", "b@example.com", "x@elsewhere.test"]
+
+    def script(view: ScriptView) -> Turn:
+        if view.step <= len(recipients):
+            return Turn.call("send", to=recipients[view.step - 1])
+        if view.step == len(recipients) + 1:
+            return Turn.call("read", n=1)
+        return Turn.final("done")
+
+    mailer = agent(name="mailer", tools=[send, read], script=script)
+    first = await harness.submit("mailer", "first")
+    await harness.run_until_idle([mailer])
+    alerts = [
+        e.event.model_dump()["detail"]
+        for e in await harness.entries(first, "monitor_alert")
+        if e.event.model_dump()["monitor"] == "novelty"
+    ]
+    assert alerts == [
+        "first use of send by mailer",
+        "first call of mailer to example.com (through send)",
+        "first call of mailer to elsewhere.test (through send)",
+        "first use of read by mailer",
+    ]
+
+    # Another task of the same agent, under a new supervisor: nothing is new any more,
+    # except what is.
+    recipients[1] = "y@new.example"
+    second = await harness.submit("mailer", "second")
+    await harness.run_until_idle([mailer])
+    details = [
+        e.event.model_dump()["detail"] for e in await harness.entries(second, "monitor_alert")
+    ]
+    assert details == ["first call of mailer to new.example (through send)"]

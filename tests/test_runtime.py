@@ -24,7 +24,8 @@ from controlroom.store.inbox import enqueue_command
 
 
 def _kinds(entries: list[Any]) -> list[str]:
-    return [e.event.kind for e in entries]
+    """The kinds of events, without monitoring's alerts (a first use of each tool is one)."""
+    return [e.event.kind for e in entries if e.event.kind != "monitor_alert"]
 
 
 async def _command_outcome(harness: Harness, command_id: int, within_s: float = 10.0) -> str:

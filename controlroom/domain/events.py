@@ -36,6 +36,15 @@ class AgentStarted(Event):
     step: int
 
 
+class CredentialIssued(Event):
+    """The agent holds a new short-lived credential: the events that follow, attributed to
+    `agent:<id>/<credential>`, were made under it."""
+
+    kind: ClassVar[str] = "credential_issued"
+    credential: str
+    expires_ms: int
+
+
 class ModelTurnRecorded(Event):
     kind: ClassVar[str] = "model_turn"
     text: str
@@ -220,6 +229,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         AgentSubmitted,
         AgentStarted,
+        CredentialIssued,
         ModelTurnRecorded,
         ModelTurnFailed,
         ToolCallDenied,

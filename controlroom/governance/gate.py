@@ -2,10 +2,10 @@
 
 The model may ask for any tool with any arguments; the framework decides. Checks run in a
 fixed order (DESIGN.md, "Governance") and the first refusal wins; each verdict says why, so
-the journal can show why a call did or did not run. Today: the policy's allowlist, argument
-validation against the tool's schema, outbound rules on the validated arguments, taint, and
-the authority tier. Monitoring (loops, rates, budget) needs the agent's running state and is
-applied by the runner around this check; identity binds the call once it is allowed.
+the journal can show why a call did or did not run: the agent's credential and the call's
+proof, the policy's allowlist, argument validation against the tool's schema, outbound
+rules on the validated arguments, taint, and the authority tier. Monitoring (loops, rates,
+budget) needs the agent's running state and is applied by the runner after this check.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from controlroom.domain.models import ToolCall
 from controlroom.domain.specs import AgentSpec, ToolSpec
 from controlroom.governance import outbound
+from controlroom.governance.identity import CredentialAuthority, CredentialRefused
 from controlroom.governance.policy import AgentPolicy, Tier
 from controlroom.governance.policy_loader import PolicySet
 
@@ -35,11 +36,28 @@ class Verdict(NamedTuple):
     tier: Tier = "autonomous"
 
 
-class Gate:
-    """Access control and argument validation (the first checks of the governance stack)."""
+class CallProof(NamedTuple):
+    """What a call carries to prove who makes it: the agent's current credential (token)
+    and an HMAC binding it to this run, tool, arguments (hash) and call id."""
 
-    def __init__(self, policies: PolicySet | None = None) -> None:
+    agent_id: str
+    run: str
+    token: str
+    proof: str
+    args_hash: str
+
+
+class Gate:
+    """The checks of the governance stack that need no running state (see the module).
+
+    With an `authority`, every call must carry a `CallProof` it accepts.
+    """
+
+    def __init__(
+        self, policies: PolicySet | None = None, authority: CredentialAuthority | None = None
+    ) -> None:
         self._policies = policies or PolicySet()
+        self._authority = authority
 
     @property
     def policies(self) -> PolicySet:
@@ -52,7 +70,13 @@ class Gate:
     def policy(self, agent: AgentSpec) -> AgentPolicy:
         return self._policies.for_agent(agent.name)
 
-    def check(self, agent: AgentSpec, call: ToolCall, tainted_by: str | None = None) -> Verdict:
+    def check(
+        self,
+        agent: AgentSpec,
+        call: ToolCall,
+        tainted_by: str | None = None,
+        proof: CallProof | None = None,
+    ) -> Verdict:
         """Decide whether `agent` may make `call` as proposed.
 
         Tool names must match exactly: a name that differs only in case, width or invisible
@@ -60,6 +84,10 @@ class Gate:
         `tainted_by` says where untrusted content reached the agent, if it did: from then on
         a side-effecting call is denied, or needs approval, as the agent's policy says.
         """
+        if self._authority is not None:
+            refused = self._unproven(call, proof)
+            if refused is not None:
+                return Verdict(False, refused, refusal="denied")
         policy = self._policies.for_agent(agent.name)
         tool = agent.tool(call.name)
         if tool is None or not policy.allows(tool.name):
@@ -95,6 +123,41 @@ class Gate:
                     False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool
                 )
         return Verdict(True, "allowed", tool=tool, arguments=arguments, tier=tier)
+
+    def admit(self, agent: AgentSpec, call: ToolCall) -> Verdict:
+        """Only what running a tool needs: it exists and its arguments validate.
+
+        The ungoverned baseline that `controlroom bench --no-governance` measures the full
+        check against; nothing else calls it.
+        """
+        tool = agent.tool(call.name)
+        if tool is None:
+            return Verdict(False, f"no tool {call.name!r}", refusal="denied")
+        try:
+            arguments = tool.args_model.__pydantic_validator__.validate_python(call.arguments)
+        except ValidationError as exc:
+            reason = f"invalid arguments for {tool.name}: {_summary(exc)}"
+            return Verdict(False, reason, refusal="invalid", tool=tool)
+        return Verdict(True, "allowed", tool=tool, arguments=arguments)
+
+    def _unproven(self, call: ToolCall, proof: CallProof | None) -> str | None:
+        """Why the call's identity is refused, if it is."""
+        assert self._authority is not None
+        if proof is None:
+            return "no credential: every call must carry its agent's credential"
+        try:
+            self._authority.check_call(
+                proof.token,
+                proof.proof,
+                agent_id=proof.agent_id,
+                run=proof.run,
+                call_id=call.id,
+                tool=call.name,
+                args_hash=proof.args_hash,
+            )
+        except CredentialRefused as refused:
+            return f"credential refused ({refused.reason}): {refused.message}"
+        return None
 
 
 def _tier_rule(policy: AgentPolicy, tool: str, arguments: dict[str, Any], tier: Tier) -> str:

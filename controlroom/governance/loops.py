@@ -40,6 +40,9 @@ class Loop(NamedTuple):
         return f"{what} repeated {self.repeats} times"
 
 
+_NO_LOOP = Loop(1, 1, "none", 1)
+
+
 def signature(tool: str, canonical_arguments: str) -> str:
     """A short, stable name for a call: equal calls, equal signatures."""
     digest = hashlib.sha256(f"{tool}\x1f{canonical_arguments}".encode()).hexdigest()
@@ -61,8 +64,13 @@ def detect(history: str, limits: LoopLimits) -> Loop:
     """
     w = SIGNATURE_CHARS
     n = len(history) // w
-    best = Loop(1, 1, "none", 1)
-    for period in range(1, min(MAX_PERIOD, n) + 1):
+    best = _NO_LOOP
+    last = history[-w:]
+    for period in range(1, min(MAX_PERIOD, n - 1) + 1):
+        # Most calls repeat nothing: unless the last call equals the one `period` before,
+        # this period's loop is the last call alone, and the scan is skipped.
+        if history[(n - period - 1) * w : (n - period) * w] != last:
+            continue
         length = period
         while length < n:
             earlier = (n - length - 1) * w

@@ -78,9 +78,17 @@ async def _seed(db: Database, agents: int, steps: int) -> None:
 
 
 async def run_benchmark(
-    agents: int, steps: int, db_path: Path, synchronous: Synchronous = "FULL"
+    agents: int,
+    steps: int,
+    db_path: Path,
+    synchronous: Synchronous = "FULL",
+    governance: bool = True,
 ) -> dict[str, Any]:
-    """Run the workload on a fresh database at `db_path` and return the figures."""
+    """Run the workload on a fresh database at `db_path` and return the figures.
+
+    `governance=False` is the baseline the gate's cost is measured against: tool calls are
+    validated and run, with no identity, policy, monitoring or screening.
+    """
     receiver = _Receiver()
     seeded = await open_database(db_path, synchronous=synchronous)
     try:
@@ -93,7 +101,9 @@ async def run_benchmark(
         supervisor = Supervisor(
             db,
             {"bench": bench_agent(steps, receiver)},
-            options=SupervisorOptions(exit_when_idle=True, poll_interval_s=0.05),
+            options=SupervisorOptions(
+                exit_when_idle=True, poll_interval_s=0.05, governance=governance
+            ),
         )
         supervisor.collect_latencies = True
         started = time.perf_counter()
@@ -118,6 +128,7 @@ async def run_benchmark(
     return {
         "agents": agents,
         "steps": steps,
+        "governance": governance,
         "durable_steps": total_steps,
         "synchronous": synchronous,
         "seconds": round(elapsed, 3),
@@ -170,10 +181,41 @@ def scratch_database(path: Path | None) -> Iterator[Path]:
 
 
 def benchmark(
-    agents: int, steps: int, db_path: Path | None = None, synchronous: Synchronous = "FULL"
+    agents: int,
+    steps: int,
+    db_path: Path | None = None,
+    synchronous: Synchronous = "FULL",
+    governance: bool = True,
 ) -> dict[str, Any]:
     """Synchronous entry point for the CLI."""
     with scratch_database(db_path) as path:
         if path.exists():
             raise ControlRoomError(f"{path}: exists; the benchmark needs a new database file")
-        return asyncio.run(run_benchmark(agents, steps, path, synchronous))
+        return asyncio.run(run_benchmark(agents, steps, path, synchronous, governance))
+
+
+def gate_overhead(agents: int, steps: int, rounds: int = 3) -> dict[str, Any]:
+    """The workload with the full gate and without it, alternately, `rounds` times each.
+
+    Alternating (and swapping which goes first each round) spreads a shared machine's drift
+    over both sides; the medians are compared.
+    """
+    governed: list[float] = []
+    ungoverned: list[float] = []
+    for round_number in range(rounds):
+        order = (True, False) if round_number % 2 == 0 else (False, True)
+        for governance in order:
+            figures = benchmark(agents, steps, governance=governance)
+            (governed if governance else ungoverned).append(figures["steps_per_s"])
+    with_gate = statistics.median(governed)
+    without_gate = statistics.median(ungoverned)
+    return {
+        "agents": agents,
+        "steps": steps,
+        "rounds": rounds,
+        "governed_steps_per_s": with_gate,
+        "ungoverned_steps_per_s": without_gate,
+        "overhead_pct": round((without_gate / with_gate - 1) * 100, 1),
+        "governed_runs": governed,
+        "ungoverned_runs": ungoverned,
+    }

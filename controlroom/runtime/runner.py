@@ -24,6 +24,7 @@ step (the turn, outcomes) is reused instead of being asked for or done again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from controlroom.domain.events import (
     AgentStarted,
     AgentSubmitted,
     BreakerTripped,
+    CredentialIssued,
     Event,
     ModelTurnFailed,
     ModelTurnRecorded,
@@ -63,7 +65,10 @@ from controlroom.domain.models import (
 )
 from controlroom.domain.specs import AgentSpec, Effect, ToolContext, ToolSpec
 from controlroom.governance import loops
-from controlroom.governance.gate import Gate, Verdict, arguments_dict, needs_approval
+from controlroom.governance.gate import CallProof, Gate, Verdict, arguments_dict, needs_approval
+from controlroom.governance.identity import Credential, CredentialAuthority, bind
+from controlroom.governance.novelty import NoveltyBook
+from controlroom.governance.outbound import as_text, destinations
 from controlroom.governance.policy import AgentPolicy, LoopLimits
 from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
@@ -83,6 +88,10 @@ from controlroom.store.writer import (
 T = TypeVar("T")
 _MESSAGES = TypeAdapter(list[Message])
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
+_INSERT_NOVELTY = (
+    "INSERT OR IGNORE INTO novelty (agent, kind, value, first_agent_id, first_seen_ms)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
 _INSERT_RESOURCE = (
     "INSERT OR IGNORE INTO resources (agent_id, tool, kind, resource_id, data, key, status,"
     " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?)"
@@ -105,6 +114,13 @@ class RunnerServices:
     backoff: Callable[[int], float] = backoff_seconds
     deadlines: CallDeadlines = field(default_factory=CallDeadlines)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    novelty: NoveltyBook = field(default_factory=NoveltyBook)
+    # Issues each agent's credential (None: calls carry no proof, and the gate asks none).
+    authority: CredentialAuthority | None = None
+    run: str = ""  # the supervisor's run, which credentials are bound to
+    # False only for the benchmark's comparison run: calls are validated and run, nothing
+    # else (no identity, policy, monitoring or screening).
+    governed: bool = True
 
 
 class _Call(NamedTuple):
@@ -146,8 +162,9 @@ class AgentRunner:
         self.spec = spec
         self.record: AgentRecord = stored.record
         self.agent_id = stored.record.id
-        self.identity = f"agent:{self.agent_id}"
         self._services = services
+        self._credential: Credential | None = None
+        self.identity = f"agent:{self.agent_id}"
         self._writer = services.writer
         self._model = services.model_for(spec)
         self._stored: StoredAgent | None = stored
@@ -156,6 +173,7 @@ class AgentRunner:
         self._checkpointed = stored.state.to_json() if stored.state is not None else ""
         self._messages: list[Message] = list(stored.messages)
         self._pending: list[PendingEvent] = []
+        self._statements: list[Statement] = []  # writes that go with the next commit
         self._inflight: asyncio.Future[CommitResult] | None = None
         self._inflight_started = 0.0  # when the step now committing began (for latencies)
         self._step_taint: str | None = None  # untrusted output read in the current step
@@ -166,6 +184,37 @@ class AgentRunner:
         self.stop_requested = False
         self.terminate_requested = False
         self.step_latencies: list[float] | None = None
+        self._renew_credential()
+
+    def _renew_credential(self) -> None:
+        """Take a fresh credential; the events from now on are attributed to it."""
+        authority = self._services.authority
+        if authority is None:
+            return
+        self._credential = credential = authority.issue(self.agent_id, self._services.run)
+        self.identity = f"agent:{self.agent_id}/{credential.jti}"
+        step = self._state.step if self._state is not None else 0
+        self._pending.append(
+            self._event(
+                CredentialIssued(credential=credential.jti, expires_ms=credential.expires_ms),
+                step,
+            )
+        )
+
+    def _proof(self, call: ToolCall, canonical: str) -> CallProof | None:
+        """Prove `call` with the agent's credential (renewed first if it is due)."""
+        authority = self._services.authority
+        if authority is None:
+            return None
+        credential = self._credential
+        assert credential is not None
+        if authority.needs_renewal(credential):
+            self._renew_credential()
+            credential = self._credential
+            assert credential is not None
+        args_hash = hashlib.sha256(canonical.encode()).hexdigest()
+        proof = bind(credential, call_id=call.id, tool=call.name, args_hash=args_hash)
+        return CallProof(self.agent_id, self._services.run, credential.token, proof, args_hash)
 
     @property
     def state(self) -> AgentState | None:
@@ -273,8 +322,10 @@ class AgentRunner:
                 self.agent_id, _MESSAGES.dump_json(opening).decode(), state
             )
             self._checkpointed = opening_delta.state_json
+            pending, self._pending = self._pending, []
             await self._writer.commit(
                 [
+                    *pending,
                     self._event(
                         AgentSubmitted(
                             agent=record.agent,
@@ -299,8 +350,9 @@ class AgentRunner:
             state.rate_breaches = 0
         state.status = AgentStatus.RUNNING
         self._checkpointed = state.to_json()
+        pending, self._pending = self._pending, []
         await self._writer.commit(
-            [self._event(AgentStarted(resumed=True, step=state.step), state.step)],
+            [*pending, self._event(AgentStarted(resumed=True, step=state.step), state.step)],
             statements=[self._status_statement(AgentStatus.RUNNING)],
         )
         return state
@@ -325,8 +377,9 @@ class AgentRunner:
 
     async def _commit_pending(self) -> None:
         pending, self._pending = self._pending, []
-        if pending:
-            await self._writer.commit(pending)
+        statements, self._statements = self._statements, []
+        if pending or statements:
+            await self._writer.commit(pending, statements=statements)
         await self._durable()
 
     async def _durable(self) -> None:
@@ -381,6 +434,9 @@ class AgentRunner:
                 self._status_statement(status, result=turn.text, error=state.quarantined)
             )
         pending, self._pending = self._pending, []
+        if self._statements:
+            statements += self._statements
+            self._statements = []
         delta = CheckpointDelta.of(
             self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state
         )
@@ -434,11 +490,13 @@ class AgentRunner:
         # The arguments as the model proposed them (and the journaled turn holds them): they
         # name the call for loop detection and, with agent, step and tool, derive its key.
         canonical = canonical_json(call.arguments)
-        # Every proposed call counts towards loops (a replayed step re-counts its calls: the
-        # history is checkpointed with the step).
-        state.recent_calls = loops.remember(
-            state.recent_calls, loops.signature(call.name, canonical)
-        )
+        governed = self._services.governed
+        if governed:
+            # Every proposed call counts towards loops (a replayed step re-counts its calls:
+            # the history is checkpointed with the step).
+            state.recent_calls = loops.remember(
+                state.recent_calls, loops.signature(call.name, canonical)
+            )
         outcome = known.outcomes.get(call.id)
         if outcome is not None:
             # Replaying the step: count it as the monitors did the first time.
@@ -451,17 +509,20 @@ class AgentRunner:
                 state.consecutive_failures += 1
             return outcome.content
         gate = self._services.gate
-        verdict = gate.check(self.spec, call, state.tainted_by)
         policy = gate.policy(self.spec)
-        loop = loops.detect(state.recent_calls, policy.loops)
-        if loop.level != "none":
-            refused = self._act_on_loop(state, step, call, verdict, loop, policy.loops)
-            if refused is not None:
-                return refused
-        if verdict.allowed:
-            refused = self._monitor(state, step, call, verdict, policy)
-            if refused is not None:
-                return refused
+        if governed:
+            verdict = gate.check(self.spec, call, state.tainted_by, self._proof(call, canonical))
+            loop = loops.detect(state.recent_calls, policy.loops)
+            if loop.level != "none":
+                refused = self._act_on_loop(state, step, call, verdict, loop, policy.loops)
+                if refused is not None:
+                    return refused
+            if verdict.allowed:
+                refused = self._monitor(state, step, call, verdict, policy)
+                if refused is not None:
+                    return refused
+        else:
+            verdict = gate.admit(self.spec, call)
         if not verdict.allowed:
             if verdict.refusal == "invalid":
                 self._pending.append(
@@ -482,6 +543,8 @@ class AgentRunner:
         tool, validated = verdict.tool, verdict.arguments
         assert tool is not None and validated is not None
         plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
+        if governed:
+            self._note_novelty(step, tool, plain)
         key = effect_key(self.agent_id, step, tool.name, canonical)
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
@@ -550,6 +613,24 @@ class AgentRunner:
                 step, "rate", f"{state.rate_breaches} calls in a row over the limit: {breach}"
             )
         return self._deny(step, call, reason)
+
+    def _note_novelty(self, step: int, tool: ToolSpec, arguments: dict[str, Any]) -> None:
+        """Alert on a tool, or (for calls with effects) a destination, new to this agent."""
+        domains: list[str] = []
+        if tool.effect.has_side_effects:
+            for value in arguments.values():
+                domains += destinations(as_text(value))
+        news = self._services.novelty.first_uses(self.spec.name, tool.name, domains)
+        now = self._services.clock.now_ms()
+        for news_item in news:
+            detail = news_item.describe(self.spec.name, tool.name)
+            self._alert(step, "novelty", tool.name, "notice", detail)
+            self._statements.append(
+                Statement(
+                    _INSERT_NOVELTY,
+                    (self.spec.name, news_item.kind, news_item.value, self.agent_id, now),
+                )
+            )
 
     def _over_budget(self, state: AgentState) -> str | None:
         """Why the agent may not spend more, if it has reached its budget (the smallest of
@@ -812,10 +893,11 @@ class AgentRunner:
         state.status = status
         pending, self._pending = self._pending, []
         pending.append(self._event(event, state.step))
+        statements, self._statements = self._statements, []
         await self._writer.commit(
             pending,
             CheckpointDelta.of(self.agent_id, "[]", state),
-            [self._status_statement(status, error=state.error)],
+            [*statements, self._status_statement(status, error=state.error)],
         )
 
     async def _stop(self, stop: StopAgent) -> None:
@@ -828,13 +910,14 @@ class AgentRunner:
         # In doubt: the in-doubt event is pending; it and the status land together.
         state.status = stop.status
         pending, self._pending = self._pending, []
-        statement = self._status_statement(stop.status, error=stop.reason)
+        statements, self._statements = self._statements, []
+        statements.append(self._status_statement(stop.status, error=stop.reason))
         if pending:
             await self._writer.commit(
-                pending, CheckpointDelta.of(self.agent_id, "[]", state), [statement]
+                pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
             )
         else:
-            await self._writer.commit([], statements=[statement])
+            await self._writer.commit([], statements=statements)
 
 
 def _with_call_ids(turn: Turn, step: int) -> Turn:

@@ -36,6 +36,7 @@ from controlroom.domain.models import AgentRecord, AgentStatus, Resource
 from controlroom.domain.specs import AgentSpec, ToolContext
 from controlroom.errors import ControlRoomError
 from controlroom.governance.gate import Gate
+from controlroom.governance.identity import CredentialAuthority
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import TokenFactory, random_token
 from controlroom.providers.base import Model
@@ -87,6 +88,10 @@ class SupervisorOptions:
     # How often the policy directory (if any) is checked for edits.
     policy_check_interval_s: float = 2.0
     backoff: Callable[[int], float] = backoff_seconds
+    # How long an agent's credential is valid (it is renewed before it expires).
+    credential_lifetime_s: int = 15 * 60
+    # Off only for the benchmark's baseline (`controlroom bench --gate-overhead`).
+    governance: bool = True
 
 
 @dataclass
@@ -122,9 +127,26 @@ class Supervisor:
         self.host = socket.gethostname()
         self.identity = f"supervisor:{self.host}:{self.pid}"
         self.writer = JournalWriter(db, self.clock, self.bus.publish)
-        self.gate = Gate(policies)
+        # Agents' credentials are signed by a key that lives as long as this process.
+        lifetime_s = self.options.credential_lifetime_s
+        governed = self.options.governance
+        authority = (
+            CredentialAuthority(
+                self.clock, lifetime_s=lifetime_s, renewal_margin_s=lifetime_s // 5, new_id=tokens
+            )
+            if governed
+            else None
+        )
+        self.gate = Gate(policies, authority)
         self._services = RunnerServices(
-            self.writer, self.clock, self.gate, model_for, self.options.backoff
+            self.writer,
+            self.clock,
+            self.gate,
+            model_for,
+            self.options.backoff,
+            authority=authority,
+            run=self.owner,
+            governed=governed,
         )
         self._policy_watcher = (
             PolicyWatcher(policies_dir, agents, self.gate, self._journal) if policies_dir else None
@@ -150,6 +172,7 @@ class Supervisor:
         try:
             await self.writer.start()
             await self._signer.prepare()
+            self._services.novelty.remember(await queries.novelty_seen(self.db))
             took_over = previous.describe() if previous and previous.owner != self.owner else ""
             await self._journal(
                 SupervisorStarted(pid=self.pid, host=self.host, took_over_from=took_over)

@@ -30,12 +30,18 @@ def _create_initial_schema(conn: Connection) -> None:
     )
 
 
+def _add_novelty(conn: Connection) -> None:
+    # A new file already has it (version 1 creates the current tables).
+    schema.novelty.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "initial schema: journal, checkpoints, agents, resources, commands, lease",
         _create_initial_schema,
     ),
+    Migration(2, "novelty: the tools and destinations each agent has used", _add_novelty),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

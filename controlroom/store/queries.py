@@ -178,6 +178,13 @@ async def command_outcome(db: Database, command_id: int) -> tuple[str, str | Non
     return (str(row[0]), row[1])
 
 
+async def novelty_seen(db: Database) -> list[tuple[str, str, str]]:
+    """(agent, kind, value) of every tool and destination each agent definition has used."""
+    async with db.read_engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT agent, kind, value FROM novelty"))).all()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
 async def live_resources(db: Database, agent_id: str) -> list[Resource]:
     """Resources an agent created that were not compensated, newest first."""
     async with db.read_engine.connect() as conn:

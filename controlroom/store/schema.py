@@ -113,6 +113,19 @@ commands = Table(
 )
 Index("ix_commands_status", commands.c.status)
 
+# What each agent definition has used (tools, destination domains), so a first use can be
+# told apart from routine: one row per agent name and thing, kept for the database's life.
+novelty = Table(
+    "novelty",
+    metadata,
+    Column("agent", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("first_agent_id", Text, nullable=False),
+    Column("first_seen_ms", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 lease = Table(
     "lease",
     metadata,

@@ -1,0 +1,97 @@
+"""Per-call proofs and single-use call ids: what ties one tool call to an agent's credential.
+
+Checking the credential's Ed25519 signature on every call would cost tens of microseconds
+each time; instead the signature is checked once per credential (identity.py) and every call
+carries an HMAC made with the credential's MAC key over exactly what the call is: agent, run,
+tool, the hash of its arguments and its call id. Changing any of them breaks the proof, and
+since a call id may be claimed only once, a captured call cannot be sent again while its
+credential is still valid.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import deque
+from typing import Protocol
+
+from controlroom.clock import Clock
+
+# Domain separation: a MAC made for a call can never be mistaken for a MAC over anything
+# else keyed with the same key, even if a future format reuses the same fields.
+_CONTEXT = b"controlroom-call-v1"
+
+
+def call_message(agent_id: str, run: str, tool: str, args_hash: str, call_id: str) -> bytes:
+    """The bytes a call's proof covers.
+
+    Each field is length-prefixed rather than merely separated, so no two different calls
+    share a message whatever characters the fields contain (a tool named "a|b" cannot
+    borrow the proof of tool "a" with arguments "b|..."). `surrogatepass` makes the
+    encoding total and injective: a model can put lone surrogates in a JSON string.
+    """
+    # One format and one encode (this runs twice per call): lengths count characters,
+    # which is as unambiguous as bytes because the encoding is injective.
+    text = (
+        f"{len(agent_id)}:{agent_id}{len(run)}:{run}{len(tool)}:{tool}"
+        f"{len(args_hash)}:{args_hash}{len(call_id)}:{call_id}"
+    )
+    return _CONTEXT + text.encode("utf-8", "surrogatepass")
+
+
+def call_proof(mac_key: bytes, message: bytes) -> str:
+    """The proof for `message` (hex HMAC-SHA256): cheap enough to check on every call."""
+    return hmac.digest(mac_key, message, "sha256").hex()
+
+
+def proof_matches(mac_key: bytes, message: bytes, proof: str) -> bool:
+    """Whether `proof` is the proof for `message`, compared in constant time.
+
+    `compare_digest` rejects non-ASCII strings with TypeError, and no valid proof has any.
+    """
+    return proof.isascii() and hmac.compare_digest(call_proof(mac_key, message), proof)
+
+
+class SeenCallIds(Protocol):
+    """The replay guard: remembers which call ids have been used.
+
+    Minimal and synchronous on purpose, so it can be an in-memory set loaded from and
+    persisted with the journal, or a table with the call id as its primary key.
+    """
+
+    def claim(self, call_id: str) -> bool:
+        """Mark `call_id` used; True if it was not used before (the call may proceed)."""
+        ...
+
+
+class RecentCallIds:
+    """An in-memory replay guard that forgets an id `retain_s` seconds after claiming it.
+
+    A replayed call needs a credential that is still valid, and a credential issued before
+    the first use expires at most one credential lifetime later: with `retain_s` at least
+    that lifetime, every replay that could otherwise pass is still remembered, and memory is
+    bounded by the calls made within one lifetime (which the rate limits bound in turn).
+    Wall time, not monotonic time, because expiry is judged in wall time: if the wall clock
+    jumps forward both expire together, and if it jumps back ids are only kept longer.
+    """
+
+    def __init__(self, clock: Clock, retain_s: float) -> None:
+        self._clock = clock
+        self._retain_ms = int(retain_s * 1000)
+        self._ids: set[str] = set()
+        self._forget_at: deque[tuple[int, str]] = deque()
+
+    def claim(self, call_id: str) -> bool:
+        now = self._clock.now_ms()
+        self._forget_until(now)
+        if call_id in self._ids:
+            return False
+        self._ids.add(call_id)
+        self._forget_at.append((now + self._retain_ms, call_id))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _forget_until(self, now: int) -> None:
+        while self._forget_at and self._forget_at[0][0] <= now:
+            self._ids.discard(self._forget_at.popleft()[1])
