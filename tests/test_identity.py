@@ -385,34 +385,42 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_signature_is_verified_once_per_credential(
-    authority: CredentialAuthority, decodes: list[str]
+    authority: CredentialAuthority, clock: FakeClock, key: Ed25519PrivateKey, decodes: list[str]
 ) -> None:
-    first = authority.issue(AGENT, RUN)
+    # A token this authority signed is known genuine: its calls never decode it.
+    own = authority.issue(AGENT, RUN)
     for n in range(50):
-        call(authority, first, call_id=f"call-{n}")
+        call(authority, own, call_id=f"call-{n}")
+    assert decodes == []
+    # One it did not sign (here another authority's, with the same key) is checked once.
+    peer = CredentialAuthority(clock, signing_key=key, new_id=CountingTokens("peer"))
+    first = peer.issue(AGENT, RUN)
+    for _ in range(50):
+        authority.verify(first.token, AGENT)
     assert decodes == [first.token]
-    second = authority.issue(AGENT, RUN)
-    call(authority, second, call_id="call-50")
-    call(authority, second, call_id="call-51")
+    second = peer.issue(AGENT, RUN)
+    authority.verify(second.token, AGENT)
+    authority.verify(second.token, AGENT)
     assert decodes == [first.token, second.token]
 
 
 def test_verification_cache_is_bounded_and_drops_expired_first(
-    clock: FakeClock, decodes: list[str]
+    clock: FakeClock, key: Ed25519PrivateKey, decodes: list[str]
 ) -> None:
-    authority = CredentialAuthority(clock, cache_size=2)
-    early = authority.issue("a-1", RUN)
+    authority = CredentialAuthority(clock, signing_key=key, cache_size=2)
+    peer = CredentialAuthority(clock, signing_key=key)  # its tokens need verifying
+    early = peer.issue("a-1", RUN)
     clock.advance(10 * 60)
-    later = authority.issue("b-1", RUN)
+    later = peer.issue("b-1", RUN)
     authority.verify(later.token, "b-1")  # cached first, but expires last
     authority.verify(early.token, "a-1")
     clock.advance(6 * 60)  # `early` has expired, `later` has not
-    newest = authority.issue("c-1", RUN)
+    newest = peer.issue("c-1", RUN)
     authority.verify(newest.token, "c-1")
     assert len(decodes) == 3
     authority.verify(later.token, "b-1")
     assert len(decodes) == 3, "a valid entry was evicted while an expired one could go"
-    third = authority.issue("d-1", RUN)
+    third = peer.issue("d-1", RUN)
     authority.verify(third.token, "d-1")  # full of valid entries: the oldest goes
     authority.verify(newest.token, "c-1")
     assert len(decodes) == 4

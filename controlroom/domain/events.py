@@ -115,6 +115,19 @@ class MonitorAlert(Event):
     detail: str
 
 
+class ResultQuarantined(Event):
+    """Injection screening flagged a tool's result: the model was given a placeholder
+    instead (the call's `tool_call_succeeded` holds what the model saw); the original is
+    kept here for the operator's review."""
+
+    kind: ClassVar[str] = "result_quarantined"
+    call_id: str
+    tool: str
+    score: float
+    reasons: tuple[str, ...]
+    original: str
+
+
 class BreakerTripped(Event):
     """A breaker tripped on its own (`cause`: budget, rate, loop, injection, failures) and
     did `action` (pause, quarantine): the alert an on-call engineer is woken by."""
@@ -238,6 +251,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCallFailed,
         ToolCallInDoubt,
         MonitorAlert,
+        ResultQuarantined,
         BreakerTripped,
         AgentQuarantined,
         ResourceCreated,

@@ -133,7 +133,12 @@ class CredentialAuthority:
             "jti": jti,
         }
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
-        return Credential(token, agent_id, run, jti, expires * 1000, self._mac_key(jti))
+        credential = Credential(token, agent_id, run, jti, expires * 1000, self._mac_key(jti))
+        # Known genuine: this authority just signed exactly this string. Checking our own
+        # signature would cost an agent that lives a few dozen steps more than its calls;
+        # any other string (a forgery, a tampered copy) is not in the cache and is verified.
+        self._remember(credential)
+        return credential
 
     def needs_renewal(self, credential: Credential) -> bool:
         """Whether `credential` is within the renewal margin of its expiry (or past it)."""

@@ -14,6 +14,7 @@ from controlroom.domain.events import (
     JournalEntry,
     ModelTurnRecorded,
     ResourceCreated,
+    ResultQuarantined,
     ToolCallDenied,
     ToolCallFailed,
     ToolCallInDoubt,
@@ -42,6 +43,8 @@ class UnfinishedStep:
     failed_attempts: dict[str, int] = field(default_factory=dict)
     # (key, kind, resource id) of resources already recorded: a resent call re-reports them.
     resources: set[tuple[str, str, str]] = field(default_factory=set)
+    # Calls whose result screening quarantined (their outcome holds the placeholder).
+    quarantined: set[str] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -72,4 +75,6 @@ def unfinished_step(tail: list[JournalEntry], step: int) -> UnfinishedStep:
             known.outcomes[event.call_id] = Outcome("in_doubt", event.reason)
         elif isinstance(event, ResourceCreated):
             known.resources.add((event.key, event.resource_kind, event.resource_id))
+        elif isinstance(event, ResultQuarantined):
+            known.quarantined.add(event.call_id)
     return known

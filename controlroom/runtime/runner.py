@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -48,6 +49,7 @@ from controlroom.domain.events import (
     ModelTurnRecorded,
     MonitorAlert,
     ResourceCreated,
+    ResultQuarantined,
     ToolCallDenied,
     ToolCallFailed,
     ToolCallInDoubt,
@@ -86,6 +88,7 @@ from controlroom.store.writer import (
 )
 
 T = TypeVar("T")
+ScreeningLevel = Literal["standard", "strict"]
 _MESSAGES = TypeAdapter(list[Message])
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
 _INSERT_NOVELTY = (
@@ -163,6 +166,11 @@ class AgentRunner:
         self.record: AgentRecord = stored.record
         self.agent_id = stored.record.id
         self._services = services
+        # The task's and the definition's budgets never change (the policy's may).
+        self._fixed_budget = min(
+            (b for b in (stored.record.budget_usd, spec.budget_usd) if b is not None),
+            default=math.inf,
+        )
         self._credential: Credential | None = None
         self.identity = f"agent:{self.agent_id}"
         self._writer = services.writer
@@ -505,6 +513,8 @@ class AgentRunner:
             if outcome.kind == "succeeded":
                 state.consecutive_failures = 0
                 self._note_output(step, self.spec.tool(call.name))
+                if call.id in known.quarantined and state.quarantined is None:
+                    state.quarantined = _screened_out(call.name, step)  # journaled then
             elif outcome.kind == "failed":
                 state.consecutive_failures += 1
             return outcome.content
@@ -573,6 +583,8 @@ class AgentRunner:
             return self._failed_for_good(state, step, policy, tool.name, gave_up.error)
         state.consecutive_failures = 0
         self._note_output(step, tool)
+        if governed and policy.screening != "off":
+            result = self._screen(step, call, result, policy.screening)
         self._pending.append(
             self._event(
                 ToolCallSucceeded(
@@ -614,12 +626,52 @@ class AgentRunner:
             )
         return self._deny(step, call, reason)
 
+    def _screen(self, step: int, call: ToolCall, result: str, level: ScreeningLevel) -> str:
+        """The result the model may see: itself, or a placeholder if screening flags it.
+
+        A flagged result is held for the operator (the original is journaled) and the
+        agent is quarantined: it runs on with its outputs held, since whatever the text
+        asked for, the content it came from is suspect.
+        """
+        # Imported on first use: compiling its rules costs every CLI command a tenth of a
+        # second otherwise, and most never screen anything.
+        from controlroom.governance.screening import screen
+
+        verdict = screen(result, level)
+        if not verdict.flagged:
+            return result
+        self._pending.append(
+            self._event(
+                ResultQuarantined(
+                    call_id=call.id,
+                    tool=call.name,
+                    score=verdict.score,
+                    reasons=verdict.reasons,
+                    original=result,
+                ),
+                step,
+            )
+        )
+        reason = _screened_out(call.name, step)
+        self._pending.append(
+            self._event(BreakerTripped(cause="injection", action="quarantine", detail=reason), step)
+        )
+        self.quarantine(reason)
+        return (
+            f"[result withheld: the output of {call.name} was quarantined by injection "
+            f"screening (score {verdict.score:.2f}) and is held for an operator's review]"
+        )
+
     def _note_novelty(self, step: int, tool: ToolSpec, arguments: dict[str, Any]) -> None:
         """Alert on a tool, or (for calls with effects) a destination, new to this agent."""
         domains: list[str] = []
         if tool.effect.has_side_effects:
             for value in arguments.values():
-                domains += destinations(as_text(value))
+                if isinstance(value, int | float | bool) or value is None:
+                    continue  # no address in a number
+                text = as_text(value)
+                if "@" in text or "://" in text:
+                    domains += destinations(text)
         news = self._services.novelty.first_uses(self.spec.name, tool.name, domains)
         now = self._services.clock.now_ms()
         for news_item in news:
@@ -635,18 +687,13 @@ class AgentRunner:
     def _over_budget(self, state: AgentState) -> str | None:
         """Why the agent may not spend more, if it has reached its budget (the smallest of
         the task's, the definition's and the policy's)."""
-        budgets = [
-            budget
-            for budget in (
-                self.record.budget_usd,
-                self.spec.budget_usd,
-                self._services.gate.policy(self.spec).budget_usd,
-            )
-            if budget is not None
-        ]
-        if not budgets or state.cost_usd < min(budgets):
+        budget = self._fixed_budget
+        from_policy = self._services.gate.policy(self.spec).budget_usd
+        if from_policy is not None and from_policy < budget:
+            budget = from_policy
+        if state.cost_usd < budget:
             return None
-        return f"spent ${state.cost_usd:.4f} of a ${min(budgets):.4f} budget"
+        return f"spent ${state.cost_usd:.4f} of a ${budget:.4f} budget"
 
     def _failed_for_good(
         self, state: AgentState, step: int, policy: AgentPolicy, tool: str, error: str
@@ -918,6 +965,10 @@ class AgentRunner:
             )
         else:
             await self._writer.commit([], statements=statements)
+
+
+def _screened_out(tool: str, step: int) -> str:
+    return f"injection screening flagged the result of {tool} at step {step}"
 
 
 def _with_call_ids(turn: Turn, step: int) -> Turn:
