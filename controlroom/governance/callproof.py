@@ -2,7 +2,7 @@
 
 Checking the credential's Ed25519 signature on every call would cost tens of microseconds
 each time; instead the signature is checked once per credential (identity.py) and every call
-carries an HMAC made with the credential's MAC key over exactly what the call is: agent, run,
+carries a MAC made with the credential's key over exactly what the call is: agent, run,
 tool, the hash of its arguments and its call id. Changing any of them breaks the proof, and
 since a call id may be claimed only once, a captured call cannot be sent again while its
 credential is still valid.
@@ -10,6 +10,7 @@ credential is still valid.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections import deque
 from typing import Protocol
@@ -39,8 +40,10 @@ def call_message(agent_id: str, run: str, tool: str, args_hash: str, call_id: st
 
 
 def call_proof(mac_key: bytes, message: bytes) -> str:
-    """The proof for `message` (hex HMAC-SHA256): cheap enough to check on every call."""
-    return hmac.digest(mac_key, message, "sha256").hex()
+    """The proof for `message`: keyed BLAKE2b, a MAC by design (RFC 7693), as strong as
+    HMAC-SHA256 here and about twice as fast (one call, no OpenSSL digest lookup); it is
+    made and checked on every call."""
+    return hashlib.blake2b(message, key=mac_key, digest_size=32).hexdigest()
 
 
 def proof_matches(mac_key: bytes, message: bytes, proof: str) -> bool:

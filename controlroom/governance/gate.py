@@ -38,7 +38,7 @@ class Verdict(NamedTuple):
 
 class CallProof(NamedTuple):
     """What a call carries to prove who makes it: the agent's current credential (token)
-    and an HMAC binding it to this run, tool, arguments (hash) and call id."""
+    and a MAC binding it to this run, tool, arguments (hash) and call id."""
 
     agent_id: str
     run: str

@@ -3,7 +3,7 @@
 Each agent run gets an EdDSA-signed JWT (Ed25519), valid for minutes and renewed while the
 agent runs, together with a MAC key derived from the token's id. Every tool call is then
 proved with that key (callproof.py), so the signature is verified once per credential and
-each call costs one HMAC; the verified credential is cached by its token string.
+each call costs one keyed hash; the verified credential is cached by its token string.
 
 The signing key is generated in memory when the supervisor starts and never written down:
 only this supervisor verifies its own tokens and they live for minutes, so after a restart

@@ -24,7 +24,6 @@ step (the turn, outcomes) is reused instead of being asked for or done again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -209,8 +208,12 @@ class AgentRunner:
             )
         )
 
-    def _proof(self, call: ToolCall, canonical: str) -> CallProof | None:
-        """Prove `call` with the agent's credential (renewed first if it is due)."""
+    def _proof(self, call: ToolCall, key: str) -> CallProof | None:
+        """Prove `call` with the agent's credential (renewed first if it is due).
+
+        The call's effect key stands for its arguments: it is the hash of agent, step, tool
+        and canonical arguments, so it binds the arguments and a little more.
+        """
         authority = self._services.authority
         if authority is None:
             return None
@@ -220,9 +223,8 @@ class AgentRunner:
             self._renew_credential()
             credential = self._credential
             assert credential is not None
-        args_hash = hashlib.sha256(canonical.encode()).hexdigest()
-        proof = bind(credential, call_id=call.id, tool=call.name, args_hash=args_hash)
-        return CallProof(self.agent_id, self._services.run, credential.token, proof, args_hash)
+        proof = bind(credential, call_id=call.id, tool=call.name, args_hash=key)
+        return CallProof(self.agent_id, self._services.run, credential.token, proof, key)
 
     @property
     def state(self) -> AgentState | None:
@@ -520,8 +522,10 @@ class AgentRunner:
             return outcome.content
         gate = self._services.gate
         policy = gate.policy(self.spec)
+        # Named as proposed: an allowed call's name is exactly its tool's.
+        key = effect_key(self.agent_id, step, call.name, canonical)
         if governed:
-            verdict = gate.check(self.spec, call, state.tainted_by, self._proof(call, canonical))
+            verdict = gate.check(self.spec, call, state.tainted_by, self._proof(call, key))
             loop = loops.detect(state.recent_calls, policy.loops)
             if loop.level != "none":
                 refused = self._act_on_loop(state, step, call, verdict, loop, policy.loops)
@@ -555,7 +559,6 @@ class AgentRunner:
         plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
         if governed:
             self._note_novelty(step, tool, plain)
-        key = effect_key(self.agent_id, step, tool.name, canonical)
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
 
@@ -664,15 +667,10 @@ class AgentRunner:
 
     def _note_novelty(self, step: int, tool: ToolSpec, arguments: dict[str, Any]) -> None:
         """Alert on a tool, or (for calls with effects) a destination, new to this agent."""
-        domains: list[str] = []
-        if tool.effect.has_side_effects:
-            for value in arguments.values():
-                if isinstance(value, int | float | bool) or value is None:
-                    continue  # no address in a number
-                text = as_text(value)
-                if "@" in text or "://" in text:
-                    domains += destinations(text)
+        domains = _destinations_in(arguments) if tool.effect.has_side_effects else []
         news = self._services.novelty.first_uses(self.spec.name, tool.name, domains)
+        if not news:
+            return
         now = self._services.clock.now_ms()
         for news_item in news:
             detail = news_item.describe(self.spec.name, tool.name)
@@ -965,6 +963,21 @@ class AgentRunner:
             )
         else:
             await self._writer.commit([], statements=statements)
+
+
+def _destinations_in(arguments: dict[str, Any]) -> list[str]:
+    """The domains a call's arguments send something to (e-mail addresses, URLs)."""
+    domains: list[str] = []
+    for value in arguments.values():
+        if value is None or isinstance(value, _NUMBERS):
+            continue  # no address in a number
+        text = as_text(value)
+        if "@" in text or "://" in text:
+            domains += destinations(text)
+    return domains
+
+
+_NUMBERS = (int, float)  # bool is an int
 
 
 def _screened_out(tool: str, step: int) -> str:
