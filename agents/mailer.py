@@ -56,7 +56,20 @@ def mail_script(view: ScriptView) -> Turn:
             subject="Update from Control Room",
             body=f"Hello {to.split('@')[0]},\n\n{view.task}\n",
         )
-    return Turn.final(f"Sent {len(addresses)} mail(s): {', '.join(addresses)}.")
+    return Turn.final(_report(addresses, view.results_of("send_mail")))
+
+
+def _report(addresses: list[str], results: list[str]) -> str:
+    """What was sent and what was not (a refused call is not a sent mail)."""
+    outcomes = list(zip(addresses, results, strict=False))
+    sent = [to for to, result in outcomes if not _refused(result)]
+    held = [to for to, result in outcomes if _refused(result)]
+    report = f"Sent {len(sent)} mail(s): {', '.join(sent) or 'none'}."
+    return report + (f" Not sent: {', '.join(held)}." if held else "")
+
+
+def _refused(result: str) -> bool:
+    return result.startswith(("denied:", "error:"))
 
 
 mailer = agent(

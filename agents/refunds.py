@@ -71,8 +71,20 @@ def refund_script(view: ScriptView) -> Turn:
         return Turn.call(
             "issue_refund", order_id=order_id, amount=float(amount), reason="customer request"
         )
-    total = sum(float(amount) for _, amount in requests)
-    return Turn.final(f"Refunded {len(requests)} order(s), {total:.2f} in total.")
+    return Turn.final(_report(requests, view.results_of("issue_refund")))
+
+
+def _report(requests: list[tuple[str, str]], results: list[str]) -> str:
+    """What was refunded and what was not (a refused call is not a refund)."""
+    outcomes = list(zip(requests, results, strict=False))
+    done = [float(amount) for (_, amount), result in outcomes if not _refused(result)]
+    held = [order for (order, _), result in outcomes if _refused(result)]
+    report = f"Refunded {len(done)} order(s), {sum(done):.2f} in total."
+    return report + (f" Not refunded: {', '.join(held)}." if held else "")
+
+
+def _refused(result: str) -> bool:
+    return result.startswith(("denied:", "error:"))
 
 
 refunds = agent(

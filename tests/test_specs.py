@@ -278,3 +278,16 @@ def test_turn_helpers() -> None:
     assert call.text == "looking"
     assert [(c.name, c.arguments) for c in call.tool_calls] == [("fetch", {"item": "x"})]
     assert Turn.final("bye").tool_calls == ()
+
+
+def test_script_view_results_of_a_tool_in_order() -> None:
+    messages = [
+        Message(role="user", content="task"),
+        Message(role="tool", content="sent", tool_call_id="s1c0", name="send"),
+        Message(role="tool", content="page", tool_call_id="s1c1", name="read"),
+        Message(role="tool", content="denied: outbound rule", tool_call_id="s2c0", name="send"),
+    ]
+    view = ScriptView("a-1", "task", 3, messages)
+    assert view.results_of("send") == ["sent", "denied: outbound rule"]
+    assert view.results_of("read") == ["page"]
+    assert view.results_of("other") == []

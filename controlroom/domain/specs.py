@@ -236,6 +236,11 @@ class ScriptView:
     step: int
     messages: Sequence[Message]
 
+    def results_of(self, tool: str) -> list[str]:
+        """What each call of `tool` so far gave the model, in order: its result, or the
+        refusal or error the runtime told it instead ("denied: ...", "error: ...")."""
+        return [m.content for m in self.messages if m.role == "tool" and m.name == tool]
+
     @property
     def last_tool_result(self) -> str | None:
         """The content of the most recent tool message, if the last turn called a tool."""
