@@ -444,3 +444,44 @@ async def test_a_first_tool_or_destination_for_an_agent_is_an_alert_once_per_dat
         e.event.model_dump()["detail"] for e in await harness.entries(second, "monitor_alert")
     ]
     assert details == ["first call of mailer to new.example (through send)"]
+
+
+async def test_stopping_the_supervisor_abandons_a_slow_read_and_keeps_known_outcomes(
+    harness: Harness,
+) -> None:
+    """Shutdown does not wait out a slow read (or model turn, which may take minutes): it is
+    abandoned, the outcomes the step already had are kept, and the next start goes on."""
+    release = asyncio.Event()
+    reads: list[int] = []
+
+    @tool
+    async def slow_read(n: int) -> str:
+        reads.append(n)
+        await release.wait()
+        return f"page {n}"
+
+    def script(view: ScriptView) -> Turn:
+        if view.step == 1:
+            return Turn(
+                tool_calls=(
+                    *Turn.call("send", to="once@example.com").tool_calls,
+                    *Turn.call("slow_read", n=1).tool_calls,
+                )
+            )
+        return Turn.final("done")
+
+    reader = agent(name="reader", tools=[send, slow_read], script=script)
+    agent_id = await harness.submit("reader", "read")
+    supervisor = harness.supervisor([reader], shutdown_grace_s=30)
+    await supervisor.start()
+    await _eventually(lambda: bool(reads))
+    async with asyncio.timeout(5):  # far less than the grace period: nothing is waited out
+        await supervisor.stop()
+    assert (await harness.record(agent_id)).status is AgentStatus.RUNNING
+    assert len(await harness.entries(agent_id, "tool_call_succeeded")) == 1  # the send's
+
+    release.set()
+    await harness.run_until_idle([reader])
+    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+    assert SENT == ["once@example.com"]  # its outcome was kept: not sent again
+    assert reads == [1, 1]

@@ -236,6 +236,17 @@ class AgentRunner:
         otherwise when its current step's side effects are recorded."""
         if self.pause_requested is None:
             self.pause_requested = reason
+        self._interrupt()
+
+    def request_stop(self, *, terminate: bool = False) -> None:
+        """Leave at the next safe point, as `request_pause` does, without changing status:
+        the supervisor is shutting down (the agent resumes at its next start), or it
+        terminates the agent."""
+        self.stop_requested = True
+        self.terminate_requested = self.terminate_requested or terminate
+        self._interrupt()
+
+    def _interrupt(self) -> None:
         if self._interruptible and not self._interrupting and self._task is not None:
             self._interrupting = True
             self._task.cancel()
@@ -280,7 +291,8 @@ class AgentRunner:
         try:
             while True:
                 if self.terminate_requested or self.stop_requested:
-                    await self._durable()
+                    # An abandoned step's outcomes so far are kept: recovery reuses them.
+                    await self._commit_pending()
                     return state.status
                 if self.pause_requested is not None:
                     await self._durable()

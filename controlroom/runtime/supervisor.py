@@ -233,7 +233,7 @@ class Supervisor:
             except Exception:  # the loop's failure was already reported
                 log.debug("loop ended with an error", exc_info=True)
         for running in self._running.values():
-            running.runner.stop_requested = True
+            running.runner.request_stop()
         tasks = [r.task for r in self._running.values()] + list(self._background)
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=self.options.shutdown_grace_s)
@@ -552,7 +552,7 @@ class Supervisor:
         for record in targets:
             running = self._running.get(record.id)
             if running is not None:
-                running.runner.terminate_requested = True
+                running.runner.request_stop(terminate=True)
                 await self._runner_exit(record.id)
             compensated, failed = await self._compensate(record)
             await self._set_status(
