@@ -22,10 +22,11 @@ import pytest
 from click.testing import CliRunner
 from cr_support import Cli, assert_clean_error
 
+import controlroom.governance.normalize as normalizing
 from controlroom.cli import main
 from controlroom.governance import screening
-from controlroom.governance.normalize import normalize
-from controlroom.governance.screening import matching_rules, screen
+from controlroom.governance.normalize import Normalized, normalize, plain_view
+from controlroom.governance.screening import Level, matching_rules, screen
 from controlroom.governance.screening_bench import LabelledText, measure, report_table
 
 DEV_SET = Path(__file__).parent / "data" / "injection_dev.jsonl"
@@ -90,7 +91,7 @@ def test_dev_set_detection_and_false_positives() -> None:
 def test_figures_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the rules switched off, only hidden-character evidence is left and the floors
     are missed: the figures test above can fail."""
-    monkeypatch.setattr(screening, "_hits", lambda view: [])
+    monkeypatch.setattr(screening, "_hits", lambda view, chosen=None: [])
     problems = _shortfalls(measure(_dev_rows()))
     assert any(problem.startswith("detection") for problem in problems)
     assert any(problem.startswith("instruction_override") for problem in problems)
@@ -117,6 +118,141 @@ def test_index_never_changes_which_rules_match() -> None:
                 view.origin,
                 view.text[:80],
             )
+
+
+# -- the fast path ------------------------------------------------------------------------------
+#
+# `screen` clears most tool results after a few passes (`plain_view`, then `_quiet`) and skips
+# normalizing any plain text; these tests hold that to the full reading on the development set
+# and on generated tool results with attacks planted and disguised in them.
+
+REPO = Path(__file__).parent.parent
+LEVELS: tuple[Level, ...] = ("standard", "strict")
+
+
+def _slices(rng: random.Random) -> Iterator[str]:
+    """Stretches of this repository's code and prose, as a read_file tool returns them."""
+    paths = sorted(REPO.glob("controlroom/**/*.py")) + sorted(REPO.glob("*.md"))
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for _ in range(3):
+            start = rng.randrange(max(1, len(text) - 200))
+            yield text[start : start + rng.choice((80, 300, 520, 1500))]
+
+
+def _payloads(rng: random.Random) -> Iterator[str]:
+    """JSON with ids, hashes, timestamps, URLs and addresses; log lines; CSV; markdown."""
+    for n in range(60):
+        yield json.dumps(
+            {
+                "id": f"{rng.getrandbits(128):032x}",
+                "sha": f"{rng.getrandbits(160):040x}",
+                "at": f"2024-05-{n % 28 + 1:02d}T12:{n:02d}:07Z",
+                "user": {"email": f"user{n}@example.com", "name": "Chen Li"},
+                "url": f"https://api.example.com/v1/orders/{n * 7919}?page={n % 5}",
+                "tags": ["blue", "vip"][: n % 3],
+                "note": "0x1f 0x2e" if n % 4 == 0 else "5pm, 3rd floor, room 4b",
+            }
+        )
+        yield f"12:{n:02d}:56,789 INFO [worker-1] GET /api/v2/items/{n} in {n}ms ip=10.0.{n}.7"
+        yield f"id,name,email\n{n},Ana Diaz,ana{n}@mail.example.org\n{n + 1},Bob,b@x.io"
+        yield f"## Result {n}\n\nSee [the docs](https://docs.example.com/{n}), ![chart](c{n}.png)."
+
+
+def _disguised(text: str) -> Iterator[str]:
+    """One text as an attacker, or an honest tool, might dress it."""
+    yield text.upper()
+    yield json.dumps({"stream": "bench-1", "sequence": 3, "echo": text})
+    yield " ".join(" ".join(word) for word in text.split())
+    yield text.translate(str.maketrans("aeiost", "431057"))
+    yield text[::-1]
+    yield f"config: {base64.b64encode(text.encode()).decode()} end"
+    yield f"payload: {text.encode().hex()}"
+    yield "".join(f"%{byte:02X}" for byte in text.encode()[:60])
+    yield "".join(f"&#{ord(char)};" for char in text[:60])
+    yield f"Nice page.<!-- {text} -->Bye"
+    yield f"[//]: # ({text})\nVisible text."
+    yield f"### Instruction:\n{text}\n### Response:\nok"
+    yield text.replace(" ", "\u200b ", 2)
+
+
+def _generated() -> list[str]:
+    """Deterministic, though this repository's files change: the equalities hold for any text."""
+    rng = random.Random(20240501)
+    benign = [*_slices(rng), *_payloads(rng)]
+    rows = [row.text for row in _dev_rows()]
+    planted = []
+    for _ in range(400):
+        host, row = rng.choice(benign), rng.choice(rows)
+        start, end = sorted(rng.sample(range(len(row) + 1), 2))
+        at = rng.randint(0, len(host))
+        planted.append(host[:at] + row[start:end] + host[at:])
+    disguised = [variant for row in rng.sample(rows, 40) for variant in _disguised(row)]
+    return [*benign, *planted, *disguised]
+
+
+def test_fast_path_agrees_with_the_full_reading() -> None:
+    """On every text, at both levels, `screen` returns what reading every view gives; and a
+    plain view is all that normalizing the text yields."""
+    for text in [row.text for row in _dev_rows()] + _generated():
+        main = plain_view(text)
+        if main is not None:
+            assert normalize(text) == Normalized((main,), ()), text
+        for level in LEVELS:
+            full = screening._full_screen(text, screening.THRESHOLDS[level])
+            assert screen(text, level) == full, (level, text)
+
+
+def test_early_exit_only_where_the_full_reading_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A text cleared without weighing any evidence has none in any view. Attacks are cleared
+    so only where the full reading misses them too (today one row, split into two strings),
+    while most honest texts are."""
+    weighed: list[int] = []
+    verdict = screening._verdict
+
+    def counted(*args: Any) -> screening.Screening:
+        weighed.append(1)
+        return verdict(*args)
+
+    monkeypatch.setattr(screening, "_verdict", counted)
+    cleared: dict[str, int] = {}
+    texts = [(row.text, row.label) for row in _dev_rows()]
+    for text, label in texts + [(text, "generated") for text in _generated()]:
+        before = len(weighed)
+        screen(text)
+        if len(weighed) == before:
+            for threshold in screening.THRESHOLDS.values():
+                assert screening._full_screen(text, threshold) == (False, 0.0, ()), text
+            cleared[label] = cleared.get(label, 0) + 1
+    benign = sum(1 for _, label in texts if label == "benign")
+    assert cleared.get("malicious", 0) <= 1
+    assert cleared["benign"] >= 0.4 * benign
+    assert cleared["generated"] >= 100
+
+
+def test_numeric_gate_never_hides_a_digit_hint() -> None:
+    """Wherever a digit gate (leetspeak, spaced hex, binary, an encoded run) could match an
+    ASCII text, the class-level gate that lets `_hints` skip them matches too."""
+    rng = random.Random(7)
+    alphabet = "0123456789abcdefxyzABCDEF@$+/_- ,:;\t\n\x1c.|\\"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        folded = text.casefold()
+        digit_gate = normalizing._DIGIT_HINTS.search(folded) is not None
+        if digit_gate or normalizing._ENCODED_HINT.search(text) is not None:
+            assert normalizing._numeric(text, folded), text
+
+
+def test_hex_stretches_find_every_hex_run() -> None:
+    """Searching the stretches of hex-run characters finds what searching the text does."""
+    rng = random.Random(8)
+    alphabet = "0123456789abcdefABCDEFxg\\ ,:;.\t\n\u00a0\u2003\x1c"
+    for _ in range(5_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80)))
+        expected = [(match.span(), match.group()) for match in normalizing._HEX_RUN.finditer(text)]
+        assert [(match.span(), match.group()) for match in normalizing._hex_runs(text)] == expected
 
 
 # -- reasons ------------------------------------------------------------------------------------
@@ -265,6 +401,9 @@ def _adversarial() -> Iterator[tuple[str, str]]:
     yield "long line of dots and dashes", ".- " * 33_000
     yield "unclosed brackets", "[" * 100_000
     yield "urls", "https://x.example/?" * 5_000
+    yield "an unknown entity", "x &abc; y"  # decodes to itself: once recursed without end
+    yield "nested entities", "&amp;" + "amp;" * 25_000 + "lt;"
+    yield "nested url escapes", "%25" * 30_000 + "41"
 
 
 @pytest.mark.parametrize(("name", "text"), list(_adversarial()), ids=lambda v: str(v)[:30])

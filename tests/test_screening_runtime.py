@@ -140,3 +140,19 @@ async def test_a_held_result_stays_withheld_when_the_agent_is_resumed(harness: H
     stored = await queries.load_agent(harness.db, agent_id)
     assert stored is not None
     assert not any("IGNORE ALL PREVIOUS" in m.content for m in stored.messages)
+
+
+async def test_a_screening_failure_holds_the_result_and_the_agent_runs_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(text: str, level: str = "standard") -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("controlroom.governance.screening.screen", broken)
+    agent_id = await harness.submit("clerk", "check orders")
+    await harness.run_until_idle([_clerk()])
+    assert not any(CLEAN in text or "IGNORE" in text for text in SEEN_BY_MODEL)
+    held = [e.event.model_dump() for e in await harness.entries(agent_id, "result_quarantined")]
+    reason = "screening failed (RecursionError); held as a precaution"
+    assert [h["reasons"] for h in held] == [(reason,)] * 2  # both lookups, none let through
+    assert (await harness.record(agent_id)).status is AgentStatus.QUARANTINED

@@ -21,6 +21,7 @@ inputs built to provoke backtracking.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -41,17 +42,30 @@ class Rule:
     scanning a whole text with a regex that starts with a word alternation costs several
     times more. `start`: where a match must begin (at a word, or first on its line), checked
     outside the regex for the same reason. `discounts`: which discounts may lower the weight
-    of a match (see `Discounts`)."""
+    of a match (see `Discounts`). `source`: the regex, compiled when a view first needs it
+    (`pattern`)."""
 
     name: str
     label: str
     weight: float
-    pattern: re.Pattern[str]
+    source: str
     groups: tuple[frozenset[str], ...]
     marks: tuple[str, ...]
     start: Start
     search: bool
     discounts: Discounts
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled regex. Compiling every rule costs tens of milliseconds, most of the
+        import, while most texts wake few rules (none, for most tool results), so each one
+        is compiled the first time a text needs it."""
+        return _compiled(self.source)
+
+
+@functools.cache
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source)
 
 
 def _rule(
@@ -68,8 +82,7 @@ def _rule(
     if pattern.startswith(r"\b"):
         pattern, start = pattern[2:], "word"
     anchors = tuple(frozenset(group.split()) for group in groups)
-    compiled = re.compile(pattern)
-    return Rule(name, label, weight, compiled, anchors, marks, start, search, discounts)
+    return Rule(name, label, weight, pattern, anchors, marks, start, search, discounts)
 
 
 _SEP = r"[^\w.!?;:\n]+"  # between words of one sentence: not across a full stop or a line

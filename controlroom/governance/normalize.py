@@ -12,8 +12,10 @@ only in a recovered view can be reported as hidden, which is itself evidence of 
 Cost matters because every tool result is screened: most texts are plain ASCII prose, so every
 step sits behind a cheap gate (`str.isascii`, a substring test, one regex pass), nothing is
 decoded unless something looks encoded, and an undone obfuscation is kept only when it reveals
-a word an attacker would need to hide (`TELLTALE`). Every regex is linear in its input (no
-nested unbounded quantifiers), and decoding is bounded by `MAX_DECODED` and `MAX_RUNS`.
+a word an attacker would need to hide (`TELLTALE`). A text that opens no gate at all is a
+plain view (`plain_view`), which screening reads without normalizing. Every regex is linear in
+its input (no nested unbounded quantifiers), and decoding is bounded by `MAX_DECODED` and
+`MAX_RUNS`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote
 
 MAX_DEPTH = 2  # base64 inside hex inside the text, and no deeper
+# Escapes decoded inside escapes ("&amp;lt;" is "&lt;" is "<"): a few levels show any real
+# hiding, and the bound keeps "&amp;amp;amp;..." from recursing once per level.
+MAX_ESCAPE_DEPTH = 4
 MAX_DECODED = 200_000  # characters of decoded text per screening, over all runs
 MAX_RUNS = 64  # encoded runs decoded per text
 
@@ -42,8 +46,7 @@ class Signal(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class View:
+class View(NamedTuple):
     """One reading of the text. `origin` is "" for the text itself, else how it was recovered;
     `words` (lower-case tokens) let screening skip every rule whose anchor words are absent."""
 
@@ -52,8 +55,7 @@ class View:
     words: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+class Normalized(NamedTuple):
     """The views of a text (the first is the text itself) and what normalizing it revealed."""
 
     views: tuple[View, ...]
@@ -78,6 +80,7 @@ TELLTALE = _wordset(
 _LONG_TELLTALE = tuple(w for w in TELLTALE if len(w) >= 6)
 _REVERSED = frozenset(w[::-1] for w in TELLTALE if len(w) >= 5)
 _ROT13 = frozenset(codecs.encode(w, "rot13") for w in TELLTALE if len(w) >= 5)
+_TURNED = _REVERSED | _ROT13
 
 _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
@@ -106,6 +109,7 @@ _LETTERLIKE = str.maketrans(
     }
 )
 _LEET = str.maketrans("0134578@$|!€", "oieastbasiie")
+_ASCII_LEET = bytes(_LEET.get(c, c) for c in range(256))
 # Gates: each begins with a literal or a small character class, so the regex engine skips to
 # candidate positions instead of trying every one (a gate costs about 2 us on 500 characters).
 # One pass over the digits serves three gates: leetspeak, spaced hex (printable ASCII is
@@ -130,6 +134,10 @@ _BASE64_RUN = re.compile(
 )
 _BASE32_RUN = re.compile(r"[A-Z2-7]{24,}={0,6}")
 _HEX_RUN = re.compile(r"(?:(?:0x|\\x)?[0-9a-fA-F]{2}[\s,:;]{0,2}){12,}")
+# Stretches of the characters a hex run is made of, long enough to hold one: `_HEX_RUN`
+# begins with a group, so the regex engine tries it at every position of the text, which
+# costs five times more than finding these stretches first and searching only inside them.
+_HEX_STRETCH = re.compile(r"[0-9a-fA-Fx\\\s,:;]{24,}")
 _HEX_PAIR = re.compile(r"(?:0x|\\x)?([0-9a-fA-F]{2})")
 _BINARY_RUN = re.compile(r"(?:[01]{8}[\s,]{0,2}){4,}")
 _MORSE_RUN = re.compile(r"(?:[.\-]{1,6}[ /|]{1,3}){5,}[.\-]{1,6}")
@@ -141,6 +149,31 @@ _ENCODED_HINT = re.compile(
     rf"[0-9](?:(?<=[{_B64_CHARS}]{{10}})|(?=[{_B64_CHARS}]{{{_LONG_RUN // 2 - 1}}}))"
 )
 _LETTERS = re.compile(r"[^\W\d_]{3}")
+
+
+# An ASCII text in character classes, one byte each: "a" a letter, "d" a digit or a leetspeak
+# symbol (@ $), "b" the rest of the base64 alphabet, "s" whitespace or a separator of spaced
+# hex, "." anything else. Each branch of `_NUMERIC_HINT` is the class image of a branch of
+# `_DIGIT_HINTS` (leetspeak, spaced hex, binary) or of `_ENCODED_HINT`, so where it finds
+# nothing neither of them can match. It begins with a literal ("d"), which the regex engine
+# finds as fast as str.find, so one pass over the classes replaces two over the text for the
+# usual result whose digits are few and stand apart from letters.
+def _character_class(char: str) -> str:
+    if char.isalpha():
+        return "a"
+    if char in "0123456789@$":
+        return "d"
+    if char in "+/_-":
+        return "b"
+    if char.isspace() or char in ",:;":
+        return "s"
+    return "."
+
+
+_CLASSES = "".join(map(_character_class, map(chr, range(128)))).encode() + b"." * 128
+_NUMERIC_HINT = re.compile(
+    rb"d(?:a|[ad]s{1,2}d[ad]s{1,2}d|d{7}s{0,2}d|(?<=[adb]{10})|(?=[adb]{9}))"
+)
 
 _MORSE_CODES = (
     ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- "
@@ -160,8 +193,15 @@ _SEPARATORS = str.maketrans(
 _WHITESPACE = str.maketrans(dict.fromkeys(" \t\r\n\f\v", None))
 
 
+# The same separation for ASCII text, as a byte table: bytes.translate is several times
+# faster than str.translate with a dict, and most screened texts are ASCII.
+_ASCII_SEPARATORS = bytes(c if chr(c).isalpha() else 32 for c in range(256))
+
+
 def words(text: str) -> frozenset[str]:
     """The word tokens of an already casefolded text (punctuation and digits separate them)."""
+    if text.isascii():
+        return frozenset(text.encode().translate(_ASCII_SEPARATORS).decode().split())
     return frozenset(text.translate(_SEPARATORS).split())
 
 
@@ -170,6 +210,29 @@ def normalize(text: str) -> Normalized:
     views, signals = _normalize(text, "", 0, _Budget())
     unique = {view.text: view for view in reversed(views)}  # the first view of each text wins
     return Normalized(tuple(view for view in views if unique[view.text] is view), tuple(signals))
+
+
+def plain_view(text: str) -> View | None:
+    """The text's folded view when normalizing it would recover nothing else, else None.
+
+    That is an ASCII text (which hides no characters and mixes no scripts) with no hint of an
+    obfuscation or an encoding, no reversed or ROT13 telltale word and no escape: then
+    `normalize(text)` is this view alone, with no signal, and screening may skip it. The
+    answer may be None where `normalize` would find nothing after all (a hint whose decoding
+    reveals no telltale word), never a view where it would find something."""
+    if not text.isascii():
+        return None
+    folded = text.lower()  # what casefolding gives for ASCII
+    if _numeric(text, folded):  # first: it settles most texts that are not plain
+        return None
+    main = View(folded, "", words(folded))
+    if (
+        main.words.isdisjoint(_TURNED)
+        and not _hints(text, folded, main.words, numeric=False)
+        and not _unescaped(text)
+    ):
+        return main
+    return None
 
 
 class _Budget:
@@ -203,9 +266,10 @@ def _normalize(
     if not folded.isascii() and _MIXED_SCRIPT.search(folded):
         signals.append(Signal("homoglyphs", 0.3, "mixed-script words (homoglyphs)"))
         _keep(views, main, folded.translate(_SKELETON), _join(origin, "homoglyphs"))
-    hints = _hints(text, folded, main.words)
+    hints = _hints(text, folded, main.words, _numeric(text, folded))
     _undo_obfuscations(views, main, origin, hints)
-    recovered += _unescaped(text)
+    if depth < MAX_ESCAPE_DEPTH:
+        recovered += _unescaped(text)
     if depth < MAX_DEPTH:
         recovered += _decoded_runs(text, budget, hints)
     for name, inner in recovered:
@@ -282,10 +346,18 @@ def _selector_byte(char: str) -> int:
 _LETTERS_ALONE = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
-def _hints(text: str, folded: str, words: frozenset[str]) -> set[str]:
+def _numeric(text: str, folded: str) -> bool:
+    """Whether the digits of the text may hint at leetspeak, hex, binary or an encoded run
+    (see `_NUMERIC_HINT`): if not, `_hints` skips the gates that start at digits."""
+    if not text.isascii():
+        return True
+    return _NUMERIC_HINT.search(folded.encode().translate(_CLASSES)) is not None
+
+
+def _hints(text: str, folded: str, words: frozenset[str], numeric: bool) -> set[str]:
     """Which obfuscations and encodings the text may hold, from a few cheap passes."""
     hints = set()
-    for match in _DIGIT_HINTS.finditer(folded):
+    for match in _DIGIT_HINTS.finditer(folded) if numeric else ():
         hints.add(match.lastgroup or "")
         if len(hints) == 3:
             break
@@ -293,9 +365,10 @@ def _hints(text: str, folded: str, words: frozenset[str]) -> set[str]:
         hints.add("spaced")
     if text.count(" .") + text.count(" -") >= 4 and _MORSE_HINT.search(text):
         hints.add("Morse code")
-    if folded.count("0x") >= 8 or folded.count("\\x") >= 8:
+    # "0x" is a digit before a letter, so without `numeric` there is none to count
+    if (numeric and folded.count("0x") >= 8) or ("\\" in folded and folded.count("\\x") >= 8):
         hints.add("hex")
-    if _ENCODED_HINT.search(text):
+    if numeric and _ENCODED_HINT.search(text):
         long_tokens = [token for token in text.split() if len(token) >= _LONG_RUN]
         if any(map(_encoded_token, long_tokens)):
             hints.update(("base64", "base32", "hex"))
@@ -321,7 +394,7 @@ def _undo_obfuscations(views: list[View], main: View, origin: str, hints: set[st
     """Leetspeak, spaced-out letters, reversed text and ROT13, each only behind its own gate."""
     text = main.text
     if "leetspeak" in hints:
-        _keep(views, main, text.translate(_LEET), _join(origin, "leetspeak"))
+        _keep(views, main, _unleet(text), _join(origin, "leetspeak"))
     if "spaced" in hints:
         _keep(views, main, _SPACED.sub(_unspace, text), _join(origin, "spaced letters"))
     if main.words & _REVERSED:
@@ -330,6 +403,14 @@ def _undo_obfuscations(views: list[View], main: View, origin: str, hints: set[st
         _keep(views, main, reversed_words, _join(origin, "reversed words"))
     if main.words & _ROT13:
         _keep(views, main, codecs.encode(text, "rot13"), _join(origin, "ROT13"))
+
+
+def _unleet(text: str) -> str:
+    """Leetspeak digits and symbols read as letters (as a byte table for ASCII text, which
+    bytes.translate applies several times faster than str.translate its dict)."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_LEET).decode()
+    return text.translate(_LEET)
 
 
 def _unspace(match: re.Match[str]) -> str:
@@ -355,7 +436,9 @@ def _unescaped(text: str) -> list[tuple[str, str]]:
         found.append(("HTML entities", html.unescape(text)))
     if "\\" in text and _BACKSLASH_ESCAPE.search(text):
         found.append(("backslash escapes", _BACKSLASH_ESCAPE.sub(_unbackslash, text)))
-    return found
+    # An unknown entity ("&abc;") decodes to itself: it reveals nothing, and reading it again
+    # would recurse without end.
+    return [(name, decoded) for name, decoded in found if decoded != text]
 
 
 def _unbackslash(match: re.Match[str]) -> str:
@@ -365,10 +448,10 @@ def _unbackslash(match: re.Match[str]) -> str:
 
 def _decoded_runs(text: str, budget: _Budget, hints: set[str]) -> Iterator[tuple[str, str]]:
     """Runs that look encoded and decode to readable text, as (encoding, decoded text)."""
-    for name, pattern, decode in _DECODERS:
+    for name, runs, decode in _DECODERS:
         if name not in hints:
             continue
-        for match in pattern.finditer(text):
+        for match in runs(text):
             decoded = decode(match.group())
             if decoded is not None and decoded != match.group() and budget.take(decoded):
                 yield name, decoded
@@ -412,13 +495,21 @@ def _base32(run: str) -> str | None:
         return None
 
 
+def _hex_runs(text: str) -> Iterator[re.Match[str]]:
+    """The matches of `_HEX_RUN` in the text, in order. A match never crosses a character
+    outside `_HEX_STRETCH`, and the pattern looks neither behind nor ahead, so searching each
+    stretch on its own finds the same matches as searching the whole text."""
+    for stretch in _HEX_STRETCH.finditer(text):
+        yield from _HEX_RUN.finditer(text, stretch.start(), stretch.end())
+
+
 def _hex(run: str) -> str | None:
     """The run as hex; a few pairs at either end may be a word that looked like hex ("ad: "
     from "Payload: ") or a trailing token, so those are tried without."""
-    pairs = _HEX_PAIR.findall(run)
-    for start in range(min(4, len(pairs))):
-        for end in range(len(pairs), max(start, len(pairs) - 4), -1):
-            decoded = _readable(bytes.fromhex("".join(pairs[start:end])))
+    data = bytes.fromhex("".join(_HEX_PAIR.findall(run)))  # a byte per pair
+    for start in range(min(4, len(data))):
+        for end in range(len(data), max(start, len(data) - 4), -1):
+            decoded = _readable(data[start:end])
             if decoded is not None:
                 return decoded
     return None
@@ -438,12 +529,14 @@ def _morse(run: str) -> str | None:
 
 
 # Each decoder runs only if `_hints` named it.
-_DECODERS: tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]], ...] = (
-    ("base64", _BASE64_RUN, _base64),
-    ("base32", _BASE32_RUN, _base32),
-    ("hex", _HEX_RUN, _hex),
-    ("binary", _BINARY_RUN, _binary),
-    ("Morse code", _MORSE_RUN, _morse),
+_DECODERS: tuple[
+    tuple[str, Callable[[str], Iterator[re.Match[str]]], Callable[[str], str | None]], ...
+] = (
+    ("base64", _BASE64_RUN.finditer, _base64),
+    ("base32", _BASE32_RUN.finditer, _base32),
+    ("hex", _hex_runs, _hex),
+    ("binary", _BINARY_RUN.finditer, _binary),
+    ("Morse code", _MORSE_RUN.finditer, _morse),
 )
 
 

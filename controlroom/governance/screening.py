@@ -1,9 +1,10 @@
 """Prompt-injection screening: a local risk signal on tool results and inter-agent messages.
 
 The runtime screens every tool result and every message one agent passes another, so this is
-pure standard library, offline and cheap (tens of microseconds for a page of prose). It is a
-signal for quarantine and review, not a proof: a determined attacker can phrase around any
-fixed rule set, and an article about prompt injection quotes the very phrases it looks for.
+pure standard library, offline and cheap (a few microseconds for a typical tool result, tens
+for one that wakes rules or holds something to decode). It is a signal for quarantine and
+review, not a proof: a determined attacker can phrase around any fixed rule set, and an
+article about prompt injection quotes the very phrases it looks for.
 
 What counts as evidence, and why it is weighted so (weights live with each rule in
 `injection_rules`):
@@ -38,7 +39,14 @@ from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
 from controlroom.governance.injection_rules import ALL_RULES, Rule
-from controlroom.governance.normalize import View, normalize, quote
+from controlroom.governance.normalize import (
+    Signal,
+    View,
+    normalize,
+    plain_view,
+    quote,
+    words,
+)
 
 Level = Literal["standard", "strict"]
 THRESHOLDS: dict[str, float] = {"standard": 0.5, "strict": 0.3}
@@ -56,16 +64,63 @@ class Screening(NamedTuple):
 
 
 def screen(text: str, level: Level = "standard") -> Screening:
-    """Screen `text` (a tool result or an agent's message) for prompt injection."""
+    """Screen `text` (a tool result or an agent's message) for prompt injection.
+
+    Screening runs on every tool result, and most are ASCII text with nothing to decode or
+    undo (`plain_view`) in which no rule matches: such a text is cleared after a few passes
+    over it (`_quiet`). A plain text with a match skips normalizing, which would recover no
+    other view, and anything else is read in full (`_full_screen`). Each route gives the
+    verdict the full reading would; the tests hold them to it."""
     threshold = THRESHOLDS.get(level)
     if threshold is None:
         raise ValueError(f"unknown screening level {level!r}: use standard or strict")
+    main = plain_view(text)
+    if main is None:
+        return _full_screen(text, threshold)
+    chosen = plan(main)
+    if _quiet(main, chosen):
+        return _CLEAR
+    return _verdict((main,), (), threshold, chosen)
+
+
+_CLEAR = Screening(False, 0.0, ())
+
+
+def _quiet(view: View, chosen: Plan) -> bool:
+    """Whether no rule of the view's plan matches it and it holds no comment: for a plain
+    text's only view this means no evidence at all."""
+    text = view.text
+    if _commented(text):
+        return False
+    for number, leads in chosen.items():
+        rule = ALL_RULES[number]
+        # one search settles a rule searched for (no leads); a word-led one is tried at its leads
+        if leads is None and rule.pattern.search(text) is None:
+            continue
+        if next(_matches(rule, text, leads), None) is not None:
+            return False
+    return True
+
+
+def _full_screen(text: str, threshold: float) -> Screening:
+    """Every view of the text and every signal normalizing finds."""
     normalized = normalize(text)
+    return _verdict(normalized.views, normalized.signals, threshold)
+
+
+def _verdict(
+    views: tuple[View, ...],
+    signals: tuple[Signal, ...],
+    threshold: float,
+    chosen: Plan | None = None,
+) -> Screening:
+    """The evidence in the views (the first is the text itself, and `chosen` its plan if
+    already made) and the signals, weighed."""
     evidence = _Evidence()
-    for signal in normalized.signals:
+    for signal in signals:
         evidence.add(signal.key, signal.weight, signal.reason)
-    main, *recovered = normalized.views
-    in_main = _screen_view(main, evidence)
+    main, *recovered = views
+    in_main = _screen_view(main, evidence, chosen)
     _screen_comments(main, evidence, in_main)
     for view in recovered:
         for rule, match, weight in _hits(view):
@@ -104,10 +159,12 @@ class _Evidence:
         return tuple(dict.fromkeys(reason for _, reason in ranked))[:MAX_REASONS]
 
 
-def _screen_view(view: View, evidence: _Evidence) -> dict[str, tuple[int, int]]:
+def _screen_view(
+    view: View, evidence: _Evidence, chosen: Plan | None
+) -> dict[str, tuple[int, int]]:
     """Apply the rules to the text itself; the span of each rule's strongest match."""
     spans = {}
-    for rule, match, weight in _hits(view):
+    for rule, match, weight in _hits(view, chosen):
         evidence.add(rule.name, weight, f"{rule.label}: {quote(match.group())}")
         spans[rule.name] = match.span()
     return spans
@@ -128,36 +185,75 @@ _COMMON_WORDS = """
 _COMMON = frozenset(_COMMON_WORDS.split())
 
 
-def _index_group(rule: Rule) -> frozenset[str]:
-    return min(rule.groups, key=lambda group: (len(group & _COMMON) > 0, len(group)))
+Groups = tuple[frozenset[str], ...]
 
 
-def _index() -> tuple[dict[str, tuple[int, ...]], tuple[tuple[str, int], ...]]:
-    """Rules by the words of their least common anchor group, and every rule's marks."""
-    by_anchor: dict[str, list[int]] = {}
+def _split_groups(rule: Rule) -> tuple[frozenset[str], Groups]:
+    """The rule's least common anchor group, which indexes it, and its other groups, which
+    are all that is left to check once a view is found to hold a word of the first."""
+    if not rule.groups:
+        return frozenset(), ()
+    groups = list(rule.groups)
+    index = groups.pop(
+        min(range(len(groups)), key=lambda at: (len(groups[at] & _COMMON) > 0, len(groups[at])))
+    )
+    return index, tuple(groups)
+
+
+def _index() -> tuple[dict[str, tuple[tuple[int, Groups], ...]], tuple[tuple[str, int], ...]]:
+    """Rules (with their other groups) by the words of their least common anchor group, and
+    every rule's marks."""
+    by_anchor: dict[str, list[tuple[int, Groups]]] = {}
     marks = []
     for number, rule in enumerate(ALL_RULES):
-        for anchor in _index_group(rule) if rule.groups else ():
-            by_anchor.setdefault(anchor, []).append(number)
+        index, others = _split_groups(rule)
+        for anchor in index:
+            by_anchor.setdefault(anchor, []).append((number, others))
         marks += [(mark, number) for mark in rule.marks]
     return {anchor: tuple(rules) for anchor, rules in by_anchor.items()}, tuple(marks)
 
 
-def _by_first_character(
+Mark = tuple[str, int, frozenset[str]]
+
+
+def _by_rarest_character(
     marks: tuple[tuple[str, int], ...],
-) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
-    """Marks grouped by their first character, which is tested first: most texts lack `<`,
-    `[` or `"` altogether, and then none of the marks starting with it need a search."""
-    grouped: dict[str, list[tuple[str, int]]] = {}
+) -> tuple[tuple[str, tuple[Mark, ...]], ...]:
+    """Marks grouped by their rarest character, which is tested first (a one-character test
+    is a memchr, several times cheaper than a substring search): most texts lack `<`, `[` or
+    `"` altogether, many lack "g" (which "ignore", "disregard" and "forget" share), and then
+    none of the marks holding it need a search. Each mark comes with the words it encloses
+    (see `_enclosed_words`)."""
+    grouped: dict[str, list[Mark]] = {}
     for mark, number in marks:
-        grouped.setdefault(mark[0], []).append((mark, number))
-    return tuple((first, tuple(group)) for first, group in grouped.items())
+        rarest = max(mark, key=_rarity)
+        grouped.setdefault(rarest, []).append((mark, number, _enclosed_words(mark)))
+    return tuple((rarest, tuple(group)) for rarest, group in grouped.items())
+
+
+# Lower-case letters from the most to the least common in English; any other character is
+# rarer than a letter in the texts screened.
+_LETTER_FREQUENCY = "etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _rarity(char: str) -> int:
+    return _LETTER_FREQUENCY.find(char) if char in _LETTER_FREQUENCY else len(_LETTER_FREQUENCY)
+
+
+def _enclosed_words(mark: str) -> frozenset[str]:
+    """The words a mark holds between two of its separators ("role" in `"role"`): a view
+    containing the mark has them among its words, so a set lookup rules most marks out before
+    a substring search would (JSON is full of `"`, but seldom of `"role"`)."""
+    separators = [at for at, char in enumerate(mark) if not words(char)]
+    if len(separators) < 2:
+        return frozenset()
+    return words(mark[separators[0] : separators[-1] + 1])
 
 
 _BY_ANCHOR, _MARKS = _index()
 _ANCHORS = frozenset(_BY_ANCHOR)
-_ASCII_MARKS = _by_first_character(tuple(m for m in _MARKS if m[0].isascii()))
-_ALL_MARKS = _by_first_character(_MARKS)
+_ASCII_MARKS = _by_rarest_character(tuple(m for m in _MARKS if m[0].isascii()))
+_ALL_MARKS = _by_rarest_character(_MARKS)
 
 Plan = dict[int, frozenset[str] | None]
 
@@ -167,29 +263,30 @@ def plan(view: View) -> Plan:
     its first group found there (where a match may begin), or None to search the whole view
     (the rule is gated by a mark, or matches may begin elsewhere)."""
     words = view.words
-    anchors = words & _ANCHORS
     chosen: Plan = {}
-    for number in set().union(*map(_BY_ANCHOR.__getitem__, anchors)) if anchors else ():
-        rule = ALL_RULES[number]
-        for group in rule.groups:
-            if group.isdisjoint(words):
-                break
-        else:
-            chosen[number] = None if rule.search else rule.groups[0] & words
+    for anchor in words & _ANCHORS:
+        for number, others in _BY_ANCHOR[anchor]:
+            for group in others:
+                if group.isdisjoint(words):
+                    break
+            else:
+                rule = ALL_RULES[number]
+                chosen[number] = None if rule.search else rule.groups[0] & words
     text = view.text
-    for first, marks in _ASCII_MARKS if text.isascii() else _ALL_MARKS:
-        if first in text:
-            for mark, number in marks:
-                if number not in chosen and mark in text:
+    for rarest, marks in _ASCII_MARKS if text.isascii() else _ALL_MARKS:
+        if rarest in text:
+            for mark, number, enclosed in marks:
+                if number not in chosen and enclosed <= words and mark in text:
                     chosen[number] = None
     return chosen
 
 
-def _hits(view: View) -> list[tuple[Rule, re.Match[str], float]]:
-    """Each rule that matches, with its strongest match after discounts. Where two rules read
-    the same words as the same kind of tell, that is one piece of evidence, not two: only the
-    stronger counts."""
-    found = sorted(_rule_hits(view), key=lambda hit: -hit[2])
+def _hits(view: View, chosen: Plan | None = None) -> list[tuple[Rule, re.Match[str], float]]:
+    """Each rule that matches, with its strongest match after discounts (of the rules in
+    `chosen`, the view's plan if already made). Where two rules read the same words as the
+    same kind of tell, that is one piece of evidence, not two: only the stronger counts."""
+    rules = plan(view) if chosen is None else chosen
+    found = sorted(_rule_hits(view, rules), key=lambda hit: -hit[2])
     kept: list[tuple[Rule, re.Match[str], float]] = []
     for hit in found:
         if not any(_same_evidence(hit, other) for other in kept):
@@ -210,9 +307,9 @@ def _same_evidence(
     return share >= 0.9 or (share >= 0.5 and rule.label == other_rule.label)
 
 
-def _rule_hits(view: View) -> Iterator[tuple[Rule, re.Match[str], float]]:
+def _rule_hits(view: View, chosen: Plan) -> Iterator[tuple[Rule, re.Match[str], float]]:
     context = _Context(view.text)
-    for number, leads in sorted(plan(view).items()):
+    for number, leads in sorted(chosen.items()):
         rule = ALL_RULES[number]
         best: tuple[re.Match[str], float] | None = None
         for seen, match in enumerate(_matches(rule, view.text, leads), start=1):
@@ -228,13 +325,14 @@ def _rule_hits(view: View) -> Iterator[tuple[Rule, re.Match[str], float]]:
 def _matches(rule: Rule, text: str, leads: frozenset[str] | None) -> Iterator[re.Match[str]]:
     """The rule's matches that begin where it requires: searched for, or tried at each word
     start where one of `leads` occurs."""
+    pattern = rule.pattern
     if leads is None:
-        for match in rule.pattern.finditer(text):
+        for match in pattern.finditer(text):
             if _starts_well(rule, text, match.start()):
                 yield match
         return
     for start in sorted({start for lead in leads for start in _word_starts(text, lead)}):
-        found = rule.pattern.match(text, start)
+        found = pattern.match(text, start)
         if found is not None and _starts_well(rule, text, start):
             yield found
 
@@ -371,6 +469,13 @@ def _comments(text: str) -> Iterator[tuple[int, int]]:
             yield start, end
             found += 1
             start = text.find(marker, end)
+
+
+def _commented(text: str) -> bool:
+    """Whether the text holds a comment (tested a character first: substring searches cost
+    several times more than a memchr)."""
+    openers = ("<" in text and "<!--" in text) or ("]" in text and "]: " in text)
+    return openers and next(_comments(text), None) is not None
 
 
 def _screen_comments(view: View, evidence: _Evidence, spans: dict[str, tuple[int, int]]) -> None:

@@ -650,9 +650,13 @@ class AgentRunner:
         """
         # Imported on first use: compiling its rules costs every CLI command a tenth of a
         # second otherwise, and most never screen anything.
-        from controlroom.governance.screening import screen
+        from controlroom.governance.screening import Screening, screen
 
-        verdict = screen(result, level)
+        try:
+            verdict = screen(result, level)
+        except Exception as exc:  # a detector bug must not let the text through, nor stop us
+            reason = f"screening failed ({type(exc).__name__}); held as a precaution"
+            verdict = Screening(True, 1.0, (reason,))
         if not verdict.flagged:
             return result
         self._pending.append(
