@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 import os
 import socket
@@ -130,6 +131,10 @@ class Supervisor:
         # Agents' credentials are signed by a key that lives as long as this process.
         lifetime_s = self.options.credential_lifetime_s
         governed = self.options.governance
+        if governed:
+            # Loading the screening rules takes a tenth of a second: once, here, rather than
+            # in some agent's first step (and commands that run no agent never pay it).
+            importlib.import_module("controlroom.governance.screening")
         authority = (
             CredentialAuthority(
                 self.clock, lifetime_s=lifetime_s, renewal_margin_s=lifetime_s // 5, new_id=tokens
