@@ -485,3 +485,21 @@ async def test_stopping_the_supervisor_abandons_a_slow_read_and_keeps_known_outc
     assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
     assert SENT == ["once@example.com"]  # its outcome was kept: not sent again
     assert reads == [1, 1]
+
+
+async def test_a_turn_of_several_calls_over_budget_trips_the_breaker_once(
+    harness: Harness,
+) -> None:
+    def script(view: ScriptView) -> Turn:
+        usage = Usage(input_tokens=10, output_tokens=10, cost_usd=2.0)
+        calls = (*Turn.call("read", n=1).tool_calls, *Turn.call("read", n=2).tool_calls)
+        return Turn(tool_calls=calls, usage=usage)
+
+    agent_id = await harness.submit("spender", "spend")
+    spender = agent(name="spender", tools=[read], script=script)
+    await harness.run_until_idle(
+        [spender], policies=PolicySet({"spender": AgentPolicy(budget_usd=1.0)})
+    )
+    assert (await harness.record(agent_id)).status is AgentStatus.PAUSED
+    assert len(await harness.entries(agent_id, "breaker_tripped")) == 1
+    assert len(await harness.entries(agent_id, "tool_call_denied")) == 2

@@ -185,6 +185,7 @@ class AgentRunner:
         self._inflight_started = 0.0  # when the step now committing began (for latencies)
         self._step_taint: str | None = None  # untrusted output read in the current step
         self.pause_requested: str | None = None
+        self._tripped: set[str] = set()  # breaker causes journaled since this run began
         self._task: asyncio.Task[Any] | None = None
         self._interruptible = False  # waiting on something a pause may abandon
         self._interrupting = False  # a pause cancelled that wait
@@ -731,9 +732,11 @@ class AgentRunner:
         state = self._state
         assert state is not None
         reason = f"breaker tripped on {cause}: {detail}"
-        self._pending.append(
-            self._event(BreakerTripped(cause=cause, action="pause", detail=detail), step)
-        )
+        if cause not in self._tripped:  # later calls of the same turn are refused quietly
+            self._tripped.add(cause)
+            self._pending.append(
+                self._event(BreakerTripped(cause=cause, action="pause", detail=detail), step)
+            )
         if self.pause_requested is None:
             self.pause_requested = reason
             state.error = reason
