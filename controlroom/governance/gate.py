@@ -127,8 +127,8 @@ class Gate:
     def admit(self, agent: AgentSpec, call: ToolCall) -> Verdict:
         """Only what running a tool needs: it exists and its arguments validate.
 
-        The ungoverned baseline that `controlroom bench --no-governance` measures the full
-        check against; nothing else calls it.
+        The ungoverned baseline that `controlroom bench --scenario gate-overhead` measures
+        the full check against; nothing else calls it.
         """
         tool = agent.tool(call.name)
         if tool is None:

@@ -91,7 +91,7 @@ class SupervisorOptions:
     backoff: Callable[[int], float] = backoff_seconds
     # How long an agent's credential is valid (it is renewed before it expires).
     credential_lifetime_s: int = 15 * 60
-    # Off only for the benchmark's baseline (`controlroom bench --gate-overhead`).
+    # Off only for the benchmark's baseline (`controlroom bench --scenario gate-overhead`).
     governance: bool = True
 
 
@@ -128,13 +128,13 @@ class Supervisor:
         self.host = socket.gethostname()
         self.identity = f"supervisor:{self.host}:{self.pid}"
         self.writer = JournalWriter(db, self.clock, self.bus.publish)
-        # Agents' credentials are signed by a key that lives as long as this process.
         lifetime_s = self.options.credential_lifetime_s
         governed = self.options.governance
         if governed:
             # Loading the screening rules takes a tenth of a second: once, here, rather than
             # in some agent's first step (and commands that run no agent never pay it).
             importlib.import_module("controlroom.governance.screening")
+        # Agents' credentials are signed by a key that lives as long as this process.
         authority = (
             CredentialAuthority(
                 self.clock, lifetime_s=lifetime_s, renewal_margin_s=lifetime_s // 5, new_id=tokens
