@@ -145,6 +145,9 @@ def test_expired_token_is_refused(authority: CredentialAuthority, clock: FakeClo
     assert authority.verify(credential.token, AGENT) is not None
     clock.advance(1)  # exactly at `exp` the token is no longer valid
     assert refusal(authority, credential.token) == "expired"
+    with pytest.raises(CredentialRefused) as refused:
+        authority.verify(credential.token, AGENT)
+    assert refused.value.message == "the credential expired at 2026-01-01 00:15:00 UTC"
 
 
 def test_expiry_is_checked_even_after_the_token_was_cached(

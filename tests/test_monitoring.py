@@ -355,11 +355,9 @@ async def test_pause_abandons_a_model_turn_in_flight_and_resume_asks_again(
     assert sorted(SENT) == sorted(f"user{n}@example.com" for n in (1, 2) for _ in ids)
 
 
-async def test_pause_abandons_a_read_only_tool_and_resume_reuses_the_recorded_turn(
-    harness: Harness,
-) -> None:
-    release = asyncio.Event()
-    reads: list[int] = []
+def _send_then_slow_read(release: asyncio.Event, reads: list[int]) -> AgentSpec:
+    """An agent whose first turn sends (a side effect) and then reads until `release` is set
+    (safe to abandon); each turn costs something, so double-counted turns would show."""
 
     @tool
     async def slow_read(n: int) -> str:
@@ -378,7 +376,16 @@ async def test_pause_abandons_a_read_only_tool_and_resume_reuses_the_recorded_tu
             )
         return Turn(text="done", usage=Usage(input_tokens=10, output_tokens=1, cost_usd=0.25))
 
-    reader = agent(name="reader", tools=[send, slow_read], script=script)
+    return agent(name="reader", tools=[send, slow_read], script=script)
+
+
+async def test_pause_abandons_a_read_only_tool_and_resume_reuses_the_recorded_turn(
+    harness: Harness,
+) -> None:
+    release = asyncio.Event()
+    reads: list[int] = []
+
+    reader = _send_then_slow_read(release, reads)
     agent_id = await harness.submit("reader", "read")
     supervisor = harness.supervisor([reader])
     await supervisor.start()
@@ -454,23 +461,7 @@ async def test_stopping_the_supervisor_abandons_a_slow_read_and_keeps_known_outc
     release = asyncio.Event()
     reads: list[int] = []
 
-    @tool
-    async def slow_read(n: int) -> str:
-        reads.append(n)
-        await release.wait()
-        return f"page {n}"
-
-    def script(view: ScriptView) -> Turn:
-        if view.step == 1:
-            return Turn(
-                tool_calls=(
-                    *Turn.call("send", to="once@example.com").tool_calls,
-                    *Turn.call("slow_read", n=1).tool_calls,
-                )
-            )
-        return Turn.final("done")
-
-    reader = agent(name="reader", tools=[send, slow_read], script=script)
+    reader = _send_then_slow_read(release, reads)
     agent_id = await harness.submit("reader", "read")
     supervisor = harness.supervisor([reader], shutdown_grace_s=30)
     await supervisor.start()

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import jwt
@@ -156,7 +157,10 @@ class CredentialAuthority:
             credential = self._decode(token)
             self._remember(credential)
         if self._clock.now_ms() >= credential.expires_ms:
-            raise CredentialRefused("expired", f"the credential expired at {credential.expires_ms}")
+            expired = datetime.fromtimestamp(credential.expires_ms / 1000, UTC)
+            raise CredentialRefused(
+                "expired", f"the credential expired at {expired:%Y-%m-%d %H:%M:%S} UTC"
+            )
         if credential.agent_id != agent_id:
             raise CredentialRefused(
                 "wrong-agent", f"the credential is {credential.agent_id!r}'s, not {agent_id!r}'s"

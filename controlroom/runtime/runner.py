@@ -28,7 +28,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -86,8 +86,10 @@ from controlroom.store.writer import (
     Statement,
 )
 
+if TYPE_CHECKING:  # the module itself is imported on first use (see `_screen`)
+    from controlroom.governance.screening import Level
+
 T = TypeVar("T")
-ScreeningLevel = Literal["standard", "strict"]
 _MESSAGES = TypeAdapter(list[Message])
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = ? WHERE id = ?"
 _INSERT_NOVELTY = (
@@ -642,7 +644,7 @@ class AgentRunner:
             )
         return self._deny(step, call, reason)
 
-    def _screen(self, step: int, call: ToolCall, result: str, level: ScreeningLevel) -> str:
+    def _screen(self, step: int, call: ToolCall, result: str, level: Level) -> str:
         """The result the model may see: itself, or a placeholder if screening flags it.
 
         A flagged result is held for the operator (the original is journaled) and the
