@@ -9,10 +9,12 @@ whether or not a supervisor is running, and from any SSH session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import os
+import shlex
 import signal
 import socket
 import sqlite3
@@ -30,21 +32,26 @@ from sqlalchemy.exc import DBAPIError
 from controlroom import demo as demo_mod
 from controlroom.clock import SystemClock
 from controlroom.config import bundled_agents_dir, bundled_policies_dir, data_dir
+from controlroom.domain.approvals import Approval, ApprovalKind, ApprovalStatus, Verdict
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
 from controlroom.governance.policy_loader import PolicyError, PolicySet, load_policies
 from controlroom.runtime.bench import benchmark, gate_overhead
+from controlroom.runtime.bench_approvals import approvals_benchmark
 from controlroom.runtime.bench_killswitch import kill_switch_benchmark
 from controlroom.runtime.loader import load_agents
 from controlroom.runtime.process import tune_for_supervisor
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
+from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.audit import AuditReport, export_rows, verify_journal
 from controlroom.store.database import Database, Synchronous, open_database
 from controlroom.store.inbox import enqueue_command, submit_agent
-from controlroom.store.lease import owner_is_live, read_lease
+from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
+from controlroom.webhooks.server import secret_from_env
+from controlroom.webhooks.server import serve as serve_webhooks
 
 T = TypeVar("T")
 _CLOCK = SystemClock()
@@ -281,9 +288,11 @@ def submit(
     async def go() -> AgentRecord:
         database = await open_database(paths.db, integrity_check=False)
         try:
-            return await submit_agent(
+            record = await submit_agent(
                 database, agent_name, task, user or _os_user(), budget, _CLOCK.now_ms()
             )
+            await wake_owner(database, socket.gethostname(), _CLOCK.now_ms())
+            return record
         finally:
             await database.close()
 
@@ -371,15 +380,7 @@ def _os_user() -> str:
 def _operator_command(name: str, help_text: str, takes_target: bool = True) -> None:
     @main.command(name=name, help=help_text)
     @_common
-    @click.option("--as", "operator", default=None, help="Operator name (default: OS user).")
-    @click.option(
-        "--wait",
-        "wait_s",
-        type=float,
-        default=10.0,
-        show_default=True,
-        help="Seconds to wait for a running supervisor to apply it.",
-    )
+    @_delivered("Operator name (default: OS user).")
     @_fails_cleanly
     def command(
         db: Path,
@@ -396,6 +397,45 @@ def _operator_command(name: str, help_text: str, takes_target: bool = True) -> N
         click.argument("target", metavar="AGENT")(command)
 
 
+async def _handed_over(
+    database: Database, command_id: int, what: str, wait_s: float
+) -> tuple[str, bool]:
+    """Wake the live owner, if any, and wait for it to apply the queued command.
+
+    Returns the outcome to print and whether the command was refused.
+    """
+    host = socket.gethostname()
+    owner = await read_lease(database)
+    if owner is None or not owner_is_live(owner, host, _CLOCK.now_ms()):
+        return f"queued {what} (#{command_id}): applied when a supervisor starts", False
+    wake(owner, host)
+    deadline = _CLOCK.monotonic() + wait_s
+    while _CLOCK.monotonic() < deadline:
+        state, outcome = await queries.command_outcome(database, command_id)
+        if state in ("applied", "refused"):
+            return outcome or state, state == "refused"
+        await asyncio.sleep(0.05)
+    return f"queued {what} (#{command_id}); the supervisor has not applied it yet", False
+
+
+def _delivered(who: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a command delivered through the database: who gives it, and how long
+    to wait for a running supervisor to apply it."""
+
+    def options(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = click.option(
+            "--wait",
+            "wait_s",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for a running supervisor to apply it.",
+        )(fn)
+        return click.option("--as", "operator", default=None, help=who)(fn)
+
+    return options
+
+
 async def _deliver(paths: Paths, name: str, target: str, operator: str, wait_s: float) -> str:
     database = await open_database(paths.db, create=False, integrity_check=False)
     try:
@@ -404,16 +444,8 @@ async def _deliver(paths: Paths, name: str, target: str, operator: str, wait_s: 
         ):
             raise UnknownAgent(f"no agent {target!r} in {paths.db}")
         command_id = await enqueue_command(database, name, target, operator, _CLOCK.now_ms())
-        owner = await read_lease(database)
-        if owner is None or not owner_is_live(owner, socket.gethostname(), _CLOCK.now_ms()):
-            return f"queued {name} {target} (#{command_id}): applied when a supervisor starts"
-        deadline = _CLOCK.monotonic() + wait_s
-        while _CLOCK.monotonic() < deadline:
-            state, outcome = await queries.command_outcome(database, command_id)
-            if state == "applied":
-                return outcome or "applied"
-            await asyncio.sleep(0.1)
-        return f"queued {name} {target} (#{command_id}); the supervisor has not applied it yet"
+        text, _refused = await _handed_over(database, command_id, f"{name} {target}", wait_s)
+        return text
     finally:
         await database.close()
 
@@ -429,6 +461,226 @@ _operator_command(
     "its final result is held.",
 )
 _operator_command("kill-switch", "Pause every agent now.", takes_target=False)
+
+
+# -- approvals --------------------------------------------------------------------------------
+
+
+@main.command()
+@_common
+@click.option("--all", "show_all", is_flag=True, help="Include decided, expired and cancelled.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_fails_cleanly
+def approvals(
+    db: Path, agents_dir: Path, policies: Path | None, show_all: bool, as_json: bool
+) -> None:
+    """List the approvals waiting for a decision (in-doubt calls included)."""
+    paths = _paths(db, agents_dir, policies)
+    listed = _run(_load_approvals(paths.db, show_all))
+    if as_json:
+        click.echo(json.dumps([a.model_dump(mode="json") for a in listed], indent=2))
+        return
+    click.echo(_approvals_table(listed) if listed else "no approvals waiting")
+
+
+async def _load_approvals(db_path: Path, show_all: bool) -> list[Approval]:
+    database = await open_database(db_path, create=False, integrity_check=False)
+    try:
+        statuses = () if show_all else (ApprovalStatus.PENDING,)
+        return await approval_rows.listed(database, statuses)
+    finally:
+        await database.close()
+
+
+def _approvals_table(listed: list[Approval]) -> str:
+    header = ("ID", "AGENT", "KIND", "TIER", "AMOUNT", "STATUS", "EXPIRES", "CALL")
+    rows = [header] + [
+        (
+            str(a.id),
+            a.agent_id,
+            a.kind.value,
+            a.tier,
+            f"${a.amount:,.2f}" if a.amount is not None else "-",
+            _approval_status(a),
+            _local_time(a.expires_ms) if a.expires_ms is not None else "-",
+            _one_line(f"{a.tool} {json.dumps(a.arguments, ensure_ascii=False)}", 70),
+        )
+        for a in listed
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    )
+
+
+def _approval_status(approval: Approval) -> str:
+    if approval.decision is not None:
+        return f"{approval.decision.verdict} ({', '.join(approval.decision.approvers)})"
+    if approval.endorsed_by:
+        return f"1/{approval.approvals_required} ({', '.join(approval.endorsed_by)})"
+    return approval.status.value
+
+
+def _decision_command(
+    name: str, verdict: Verdict | None, help_text: str, extra: list[Callable[..., Any]]
+) -> None:
+    """A command that decides an approval: delivered through the database like every
+    operator command, applied (and checked) by the supervisor."""
+
+    @main.command(name=name, help=help_text)
+    @_common
+    @click.argument("approval_id", metavar="ID", type=int)
+    @click.option("--note", default="", help="Why: recorded with the decision.")
+    @_delivered("Approver name (default: OS user).")
+    @_fails_cleanly
+    def command(
+        db: Path,
+        agents_dir: Path,
+        policies: Path | None,
+        approval_id: int,
+        note: str,
+        operator: str | None,
+        wait_s: float,
+        **options: Any,
+    ) -> None:
+        paths = _paths(db, agents_dir, policies)
+        payload = _decision_payload(verdict, note, options)
+        text, refused = _run(
+            _deliver_decision(paths, approval_id, payload, operator or _os_user(), wait_s)
+        )
+        click.echo(text)
+        if refused:
+            sys.exit(1)
+
+    for option in extra:
+        option(command)
+
+
+def _decision_payload(
+    verdict: Verdict | None, note: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    arguments = None
+    raw = options.get("args")
+    if raw is not None:
+        try:
+            arguments = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ControlRoomError(f"--args: not JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(arguments, dict):
+            raise ControlRoomError("--args: must be a JSON object of argument names to values")
+    return {
+        "verdict": verdict or options["verdict"],
+        "note": note,
+        "arguments": arguments,
+        "message": options.get("message") or "",
+        "result": options.get("result") or "",
+        "via": "cli",
+    }
+
+
+async def _deliver_decision(
+    paths: Paths, approval_id: int, payload: dict[str, Any], operator: str, wait_s: float
+) -> tuple[str, bool]:
+    database = await open_database(paths.db, create=False, integrity_check=False)
+    try:
+        approval = await approval_rows.get(database, approval_id)
+        if approval is None:
+            raise ControlRoomError(f"no approval #{approval_id} in {paths.db}")
+        if not approval.status.is_open:
+            raise ControlRoomError(f"approval #{approval_id} is {approval.settled()}")
+        if payload["verdict"] not in approval.verdicts:
+            raise ControlRoomError(
+                f"approval #{approval_id} takes {' / '.join(approval.verdicts)}, "
+                f"not {payload['verdict']}"
+            )
+        command_id = await enqueue_command(
+            database, "decide", str(approval_id), operator, _CLOCK.now_ms(), payload
+        )
+        what = f"{payload['verdict']} #{approval_id}"
+        return await _handed_over(database, command_id, what, wait_s)
+    finally:
+        await database.close()
+
+
+_decision_command(
+    "approve",
+    "approve",
+    "Approve the call ID waits on (--args JSON to approve it with edited arguments).",
+    [click.option("--args", "args", default=None, help="Edited arguments, a JSON object.")],
+)
+_decision_command("deny", "deny", "Deny the call ID waits on; the agent goes on without it.", [])
+_decision_command(
+    "respond",
+    "respond",
+    "Answer the agent with MESSAGE instead of running the call ID waits on.",
+    [click.argument("message")],
+)
+_decision_command(
+    "complete",
+    "complete",
+    "Take an escalated task over: mark it done with RESULT (its call does not run).",
+    [click.argument("result")],
+)
+_decision_command(
+    "resolve",
+    None,
+    "Settle an in-doubt call: it HAPPENED (give --result), RETRY it with the same key, or "
+    "ABORT it.",
+    [
+        click.option("--result", "result", default="", help="What the call returned."),
+        click.argument("verdict", type=click.Choice(["happened", "retry", "abort"])),
+    ],
+)
+
+
+@main.group(cls=click.Group)
+def webhooks() -> None:
+    """Accept decisions from chat tools and other systems over signed HTTP requests."""
+
+
+@webhooks.command(name="serve")
+@_common
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8787, show_default=True, help="Port (0: any free).")
+@click.option(
+    "--secret-env",
+    default="CONTROLROOM_WEBHOOK_SECRET",
+    show_default=True,
+    help="Environment variable holding the shared signing secret (16+ bytes).",
+)
+@click.option(
+    "--allow-remote", is_flag=True, help="Listen on a non-loopback address (put TLS in front)."
+)
+@_fails_cleanly
+def webhooks_serve(
+    db: Path,
+    agents_dir: Path,
+    policies: Path | None,
+    host: str,
+    port: int,
+    secret_env: str,
+    allow_remote: bool,
+) -> None:
+    """Serve POST /decisions: HMAC-signed decisions (Slack's signing scheme), applied
+    exactly like `controlroom approve` and friends; refusals are journaled."""
+    paths = _paths(db, agents_dir, policies)
+    secret = secret_from_env(secret_env)
+
+    def ready(bound: int) -> None:
+        click.echo(f"listening on http://{host}:{bound}/decisions", err=True)
+
+    with contextlib.suppress(KeyboardInterrupt):  # ctrl-c: uvicorn already shut down cleanly
+        _run(
+            serve_webhooks(
+                paths.db,
+                host=host,
+                port=port,
+                secret=secret,
+                allow_remote=allow_remote,
+                ready=ready,
+            )
+        )
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -613,6 +865,16 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     tune_for_supervisor()
     code = _run(_serve(Paths(paths.db, directory, bundled), agents, rules, True, "FULL", show))
     click.echo(_status_text(*_run(_load_status(paths.db))))
+    waiting = _run(_load_approvals(paths.db, False))
+    if waiting:
+        click.echo(f"\n{len(waiting)} approval(s) waiting:\n{_approvals_table(waiting)}")
+        click.echo("decide (or deny, respond, resolve), then run the demo again:")
+        for approval in waiting:
+            verb = "resolve" if approval.kind is ApprovalKind.IN_DOUBT else "approve"
+            extra = " happened --result ..." if verb == "resolve" else ""
+            who = f" --as {approval.approvers_allowed[0]}" if approval.approvers_allowed else ""
+            db_flag = shlex.quote(str(paths.db))
+            click.echo(f"  controlroom {verb} {approval.id}{extra}{who} --db {db_flag}")
     click.echo("run `controlroom demo` again to resume, or `controlroom demo --reset` to restart")
     sys.exit(code)
 
@@ -626,7 +888,7 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     "agent_count",
     type=click.IntRange(min=1),
     default=None,
-    help="Agents running concurrently.  [default: 100; 200 for kill-switch]",
+    help="Agents running concurrently.  [default: 100; 200 for kill-switch; 10000 for approvals]",
 )
 @click.option(
     "--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Steps per agent."
@@ -643,12 +905,13 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
 )
 @click.option(
     "--scenario",
-    type=click.Choice(["durability", "gate-overhead", "kill-switch"]),
+    type=click.Choice(["durability", "gate-overhead", "kill-switch", "approvals"]),
     default="durability",
     show_default=True,
     help="durability: the canonical workload; gate-overhead: it with and without the "
     "governance gate, alternately, 3 runs each; kill-switch: time for `kill-switch` to pause "
-    "every busy agent.",
+    "every busy agent; approvals: memory and tasks of agents waiting for approval, and the "
+    "time from a decision to the agent running again.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_fails_cleanly
@@ -667,6 +930,8 @@ def bench(
         result = kill_switch_benchmark(agent_count or 200)
     elif scenario == "gate-overhead":
         result = gate_overhead(agent_count or 100, steps)
+    elif scenario == "approvals":
+        result = approvals_benchmark(agent_count or 10_000)
     else:
         mode: Synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
         result = benchmark(agent_count or 100, steps, db, mode)

@@ -25,17 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from controlroom.clock import FakeClock
+from controlroom.domain.approvals import Approval, ApprovalStatus
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord, AgentStatus
 from controlroom.domain.specs import AgentSpec
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
+from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions, default_model_for
+from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.chain import GENESIS, row_hash
 from controlroom.store.database import Database
-from controlroom.store.inbox import submit_agent
+from controlroom.store.inbox import enqueue_command, submit_agent
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_AGENTS = REPO / "agents"
@@ -286,6 +289,7 @@ class Harness:
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
         model_for: Callable[[AgentSpec], Model] = default_model_for,
+        notifier: Notifier | None = None,
         **options: Any,
     ) -> Supervisor:
         settings: dict[str, Any] = {"poll_interval_s": 0.01, "backoff": no_backoff}
@@ -299,6 +303,7 @@ class Harness:
             policies=policies,
             policies_dir=policies_dir,
             model_for=model_for,
+            notifier=notifier,
         )
 
     async def run_until_idle(
@@ -329,10 +334,37 @@ class Harness:
             and (kind is None or e.event.kind == kind)
         ]
 
+    async def decide(
+        self, approval_id: int, verdict: str, operator: str = "tester", **fields: Any
+    ) -> int:
+        """Queue a decision as `controlroom approve/deny/...` does; returns the command id."""
+        payload = {"verdict": verdict, **fields}
+        return await enqueue_command(
+            self.db, "decide", str(approval_id), operator, self.clock.now_ms(), payload
+        )
+
+    async def approvals(
+        self, agent_id: str | None = None, statuses: Sequence[ApprovalStatus] = ()
+    ) -> list[Approval]:
+        return await approval_rows.listed(self.db, statuses, agent_id)
+
+    async def waiting(self, agent_id: str | None = None) -> list[Approval]:
+        """Approvals still open, in request order."""
+        return await self.approvals(agent_id, [ApprovalStatus.PENDING])
+
     async def record(self, agent_id: str) -> AgentRecord:
         record = await queries.get_agent(self.db, agent_id)
         assert record is not None, f"no agent {agent_id}"
         return record
+
+    async def wait_applied(self, command_id: int, within_s: float = 10.0) -> str | None:
+        """Until the supervisor has applied (or refused) a queued command; its outcome."""
+        async with asyncio.timeout(within_s):
+            while True:
+                state, outcome = await queries.command_outcome(self.db, command_id)
+                if state in ("applied", "refused"):
+                    return outcome
+                await asyncio.sleep(0.01)
 
     async def wait_status(
         self, agent_id: str, statuses: Iterable[AgentStatus], within_s: float = 10.0

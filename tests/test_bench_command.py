@@ -78,3 +78,15 @@ def test_kill_switch_pauses_every_busy_agent() -> None:
     assert figures["agents"] == 12
     assert figures["statuses"] == {"paused": 12}, "every agent paused, none lost or in doubt"
     assert figures["kill_switch_ms"] >= figures["queue_ms"] > 0
+
+
+def test_approvals_at_rest_measures_waiting_agents_and_their_resumption() -> None:
+    done = _bench("--scenario", "approvals", "--agents", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert (figures["agents"], figures["waiting"], figures["resumes"]) == (30, 30, 30)
+    # Waiting agents have no asyncio task: the same tasks as a supervisor with none.
+    assert figures["tasks_waiting"] == figures["tasks_empty"]
+    assert figures["rss_mb_waiting"] > 0 and figures["rss_mb_empty"] > 0
+    assert 0 < figures["resume_p50_ms"] <= figures["resume_p99_ms"] <= figures["resume_max_ms"]
+    assert figures["resume_p50_ms"] <= figures["result_p50_ms"]

@@ -153,3 +153,24 @@ def test_submit_empty_task(cli: Cli, workdir: Path, store: Path) -> None:
     result = cli("submit", "--db", store, "--agents", EXAMPLE_AGENTS, "mailer", "   ")
     assert_clean_error(result, "task text is empty")
     _check_unchanged(workdir, before)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["approve", "999"], "no approval #999"),
+        (["deny", "seven"], "'seven' is not a valid integer"),
+        (["approve", "1", "--args", "{not json"], "--args: not JSON"),
+        (["approve", "1", "--args", "[1, 2]"], "--args: must be a JSON object"),
+        (["resolve", "1", "maybe"], "'maybe' is not one of"),
+        (["webhooks", "serve"], "CONTROLROOM_WEBHOOK_SECRET"),
+    ],
+    ids=["unknown-id", "not-an-id", "args-not-json", "args-not-object", "bad-verdict", "no-secret"],
+)
+def test_bad_decisions(cli: Cli, workdir: Path, store: Path, args: list[str], named: str) -> None:
+    """A decision that cannot be one is refused before anything is queued."""
+    before = fingerprint(workdir)
+    result = cli(*args, "--db", store)
+    assert result.returncode != 0
+    assert_clean_error(result, named)
+    _check_unchanged(workdir, before)

@@ -307,10 +307,22 @@ def test_quarantine_from_a_second_process_holds_the_agents_effects_and_result(
     lines = owner.lines()
     [marked] = [e for e in lines if e["kind"] == "agent_quarantined"]
     assert marked["reason"] == "quarantined by night-shift"
-    denied = [e for e in lines if e["kind"] == "tool_call_denied"]
-    assert [e["step"] for e in denied] == [4, 5, 6]
-    assert all("the agent is quarantined" in e["reason"] for e in denied)
-    assert [t["step"] for t in _ticks(workdir)] == [1, 2, 3]  # the call under way finished
+    # Its next side-effecting call waits for an approval; the call under way finished.
+    [asked] = [e for e in lines if e["kind"] == "approval_requested"]
+    assert asked["step"] == 4 and "the agent is quarantined" in asked["why"]
+    assert [t["step"] for t in _ticks(workdir)] == [1, 2, 3]
     [record] = json.loads(cli("status", "--db", db, "--json").stdout)["agents"]
-    assert (record["status"], record["result"]) == ("quarantined", "ticked 6")
+    assert record["status"] == "awaiting_approval"
+
+    # Approved from another process while no supervisor runs: applied at the next start.
+    approved = cli("approve", *common, str(asked["approval_id"]), "--as", "night-shift")
+    assert approved.returncode == 0, approved.describe()
+    assert "applied when a supervisor starts" in approved.stdout
+    again = cli.start("run", *common, "--exit-when-idle")
+    assert again.wait() == 0, again.stderr()
+    assert [t["step"] for t in _ticks(workdir)] == [1, 2, 3, 4]  # step 5 waits again
+    [record] = json.loads(cli("status", "--db", db, "--json").stdout)["agents"]
+    assert record["status"] == "awaiting_approval"
+    waiting = json.loads(cli("approvals", *common, "--json").stdout)
+    assert [(a["step"], a["tool"]) for a in waiting] == [(5, "tick")]
     assert chain_break(db) is None

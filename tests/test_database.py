@@ -303,15 +303,15 @@ async def test_new_file_is_migrated_to_the_current_schema_version(tmp_path: Path
     assert not path.exists()
     db = await open_database(path)
     try:
-        assert CURRENT_VERSION == 2
-        assert await schema_version(db) == 2
+        assert CURRENT_VERSION == 3
+        assert await schema_version(db) == 3
     finally:
         await db.close()
     meta = dict(query(path, "SELECT key, value FROM meta"))
-    assert meta == {"application": APPLICATION, "schema_version": "2"}
+    assert meta == {"application": APPLICATION, "schema_version": "3"}
     tables = {row[0] for row in query(path, "SELECT name FROM sqlite_master WHERE type='table'")}
     expected = {"meta", "events", "checkpoints", "agents", "resources", "commands", "lease"}
-    assert expected | {"novelty"} <= tables
+    assert expected | {"novelty", "approvals", "notifications", "webhook_requests"} <= tables
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -326,26 +326,58 @@ async def test_reopening_keeps_the_database(tmp_path: Path, real_database: Path)
     finally:
         await db.close()
     assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
-    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
+    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("3",)]
 
 
-async def test_a_version_1_database_is_migrated_to_2_keeping_its_journal(
+def _as_version_2_left_it(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        for table in ("approvals", "notifications", "webhook_requests"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("ALTER TABLE commands DROP COLUMN payload")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+
+async def test_a_version_1_database_is_migrated_to_the_current_version_keeping_its_journal(
     tmp_path: Path, real_database: Path
 ) -> None:
     path = tmp_path / "v1.db"
     shutil.copyfile(real_database, path)
+    _as_version_2_left_it(path)
     with sqlite3.connect(path) as conn:  # as the first release left it
         conn.execute("DROP TABLE novelty")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     events_before = query(path, "SELECT COUNT(*), MAX(id) FROM events")
     db = await open_database(path)
     try:
-        assert await schema_version(db) == 2
+        assert await schema_version(db) == 3
     finally:
         await db.close()
     assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
     assert query(path, "SELECT COUNT(*) FROM novelty") == [(0,)]
     assert chain_break(path) is None
+
+
+async def test_a_version_2_database_gains_approvals_and_command_payloads(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "v2.db"
+    shutil.copyfile(real_database, path)
+    _as_version_2_left_it(path)
+    with sqlite3.connect(path) as conn:  # a command queued before the upgrade
+        conn.execute(
+            "INSERT INTO commands (ts_ms, command, target, operator, status)"
+            " VALUES (1, 'pause', 'x-1', 'ann', 'pending')"
+        )
+    db = await open_database(path)
+    try:
+        assert await schema_version(db) == 3
+    finally:
+        await db.close()
+    assert query(path, "SELECT command, payload FROM commands WHERE target = 'x-1'") == [
+        ("pause", None)
+    ]
+    assert query(path, "SELECT COUNT(*) FROM approvals") == [(0,)]
+    assert query(path, "SELECT COUNT(*) FROM notifications") == [(0,)]
 
 
 async def test_open_configures_durability(tmp_path: Path) -> None:

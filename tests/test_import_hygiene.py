@@ -19,6 +19,8 @@ HEADLESS = (
     "controlroom.governance",
     "controlroom.providers",
     "controlroom.runtime",
+    "controlroom.notify",
+    "controlroom.webhooks",
     "controlroom.cli",
 )
 

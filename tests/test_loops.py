@@ -58,6 +58,16 @@ async def test_a_looping_agent_is_warned_then_gated_then_paused_and_resumable(
     SENT.clear()
     agent_id = await harness.submit("stuck", "nudge ops")
     await harness.run_until_idle([STUCK])
+    # From the 5th repeat on, the side effect waits for an approval; the operator denies
+    # each one and the agent goes on without it, until the 8th repeat stops it.
+    asked = []
+    while (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL:
+        [approval] = await harness.waiting(agent_id)
+        asked.append(approval.step)
+        assert "loop: the same call repeated" in approval.why
+        await harness.decide(approval.id, "deny", note="stop repeating yourself")
+        await harness.run_until_idle([STUCK])
+    assert asked == [5, 6, 7]
 
     assert SENT == [1, 2, 3, 4], "from the 5th repeat on, the side effect needs approval"
     entries = await harness.entries(agent_id)
@@ -69,6 +79,11 @@ async def test_a_looping_agent_is_warned_then_gated_then_paused_and_resumable(
     assert alerts == [(3, "warn"), (5, "approve"), (6, "approve"), (7, "approve"), (8, "stop")]
     denied = [e.step for e in entries if isinstance(e.event, ToolCallDenied)]
     assert denied == [5, 6, 7, 8]
+    assert all(
+        "tester denied it: stop repeating yourself" in e.event.reason
+        for e in entries
+        if isinstance(e.event, ToolCallDenied) and e.step < 8
+    )
     record = await harness.record(agent_id)
     assert record.status is AgentStatus.PAUSED
     assert "loop: the same call repeated 8 times" in (record.error or ""), record

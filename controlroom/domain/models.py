@@ -71,6 +71,10 @@ class AgentStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"
+    # Waiting for decisions (no task, nothing in memory): on an approval, or escalated to a
+    # human who may also take the task over.
+    AWAITING_APPROVAL = "awaiting_approval"
+    ESCALATED = "escalated"
     IN_DOUBT = "in_doubt"
     # Finished, but its result is held for an operator's review (not terminal: the
     # operator releases it or terminates the agent).

@@ -76,18 +76,37 @@ class Gate:
         call: ToolCall,
         tainted_by: str | None = None,
         proof: CallProof | None = None,
+        *,
+        approved: bool = False,
     ) -> Verdict:
         """Decide whether `agent` may make `call` as proposed.
 
-        Tool names must match exactly: a name that differs only in case, width or invisible
-        characters is a different name and is refused (and said to resemble the real one).
-        `tainted_by` says where untrusted content reached the agent, if it did: from then on
-        a side-effecting call is denied, or needs approval, as the agent's policy says.
+        The call's proof of identity first, then everything `review` checks.
         """
         if self._authority is not None:
             refused = self._unproven(call, proof)
             if refused is not None:
                 return Verdict(False, refused, refusal="denied")
+        return self.review(agent, call, tainted_by, approved=approved)
+
+    def review(
+        self,
+        agent: AgentSpec,
+        call: ToolCall,
+        tainted_by: str | None = None,
+        *,
+        approved: bool = False,
+    ) -> Verdict:
+        """The policy's checks on a call, whoever proposes it (the agent, or an approver
+        editing its arguments).
+
+        Tool names must match exactly: a name that differs only in case, width or invisible
+        characters is a different name and is refused (and said to resemble the real one).
+        `tainted_by` says where untrusted content reached the agent, if it did: from then on
+        a side-effecting call is denied, or needs approval, as the agent's policy says.
+        `approved` means a human approved this very call: what would need approval is
+        allowed (what is refused outright stays refused).
+        """
         policy = self._policies.for_agent(agent.name)
         tool = agent.tool(call.name)
         if tool is None or not policy.allows(tool.name):
@@ -111,16 +130,24 @@ class Gate:
             refused = outbound.refusal(policy.outbound, tool.name, arguments_dict(tool, arguments))
             if refused is not None:
                 return Verdict(False, refused, refusal="denied", tool=tool)
-        if tainted_by is not None and tool.effect.has_side_effects:
+        if (
+            tainted_by is not None
+            and tool.effect.has_side_effects
+            and (policy.when_tainted == "deny" or not approved)
+        ):
             return _tainted(policy.when_tainted, tool, tainted_by)
         tier: Tier = "autonomous"
         if policy.tiers:
             named = arguments_dict(tool, arguments)
             tier = policy.tier_for(tool.name, named)
-            if tier in ("approve", "escalate"):
+            if tier in ("approve", "escalate") and not approved:
                 why = f"its authority tier is {tier} ({_tier_rule(policy, tool.name, named, tier)})"
                 return Verdict(
-                    False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool
+                    False,
+                    needs_approval(tool.name, why),
+                    refusal="needs_approval",
+                    tool=tool,
+                    tier=tier,
                 )
         return Verdict(True, "allowed", tool=tool, arguments=arguments, tier=tier)
 
@@ -175,16 +202,15 @@ def _tainted(action: str, tool: ToolSpec, tainted_by: str) -> Verdict:
         return Verdict(
             False, f"{why}; its policy denies side-effecting calls", refusal="denied", tool=tool
         )
-    return Verdict(False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool)
+    return Verdict(
+        False, needs_approval(tool.name, why), refusal="needs_approval", tool=tool, tier="approve"
+    )
 
 
 def needs_approval(tool: str, why: str) -> str:
-    """The reason given for a call that needs an operator's approval (taint, loops, ...).
-
-    Until operators can approve calls, such a call is refused: the guarantee is that it
-    never runs without an approval.
-    """
-    return f"{tool} needs an operator's approval: {why}; approvals are not available yet"
+    """The reason given for a call that needs an operator's approval (tier, taint, loops,
+    quarantine): the call waits for a decision and never runs without one."""
+    return f"{tool} needs an operator's approval: {why}"
 
 
 _INVISIBLE = dict.fromkeys(

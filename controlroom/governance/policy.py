@@ -132,6 +132,22 @@ class BreakerLimits(_Strict):
     max_rate_breaches: int = Field(default=3, ge=1)
 
 
+class ApprovalSettings(_Strict):
+    """How an agent's approvals behave.
+
+    `amount_argument` names the argument that is the call's amount in dollars (default:
+    the argument its tier rule bounds); above `two_person_above_usd`, or in a tier of
+    `two_person_tiers`, two distinct approvers must approve. An approval past
+    `expires_after_s` is escalated or denied (`on_expiry`), never approved.
+    """
+
+    amount_argument: str | None = None
+    expires_after_s: float = Field(default=3600.0, gt=0)
+    on_expiry: Literal["deny", "escalate"] = "escalate"
+    two_person_above_usd: float | None = Field(default=None, ge=0)
+    two_person_tiers: tuple[Tier, ...] = ()
+
+
 class AgentPolicy(_Strict):
     """Everything the gate needs to know about one agent."""
 
@@ -145,6 +161,7 @@ class AgentPolicy(_Strict):
     screening: Literal["off", "standard", "strict"] = "standard"
     when_tainted: Literal["approve", "deny"] = "approve"
     breaker: BreakerLimits = BreakerLimits()
+    approval: ApprovalSettings = ApprovalSettings()
 
     def allows(self, tool: str) -> bool:
         """Whether the allowlist names `tool` (no allowlist: the definition's tools)."""
@@ -159,7 +176,8 @@ class AgentPolicy(_Strict):
 
 
 class ApproverRule(_Strict):
-    """Who may decide calls of `tiers`, up to `up_to_usd` (the call's `amount_argument`)."""
+    """Who may decide approvals of `tiers` (for `agents`, or all), up to `up_to_usd` of
+    the call's amount when set. `who` names people or roles (`[roles]`)."""
 
     who: tuple[str, ...] = Field(min_length=1)
     tiers: tuple[Tier, ...] = ("approve",)
@@ -167,12 +185,50 @@ class ApproverRule(_Strict):
     up_to_usd: float | None = Field(default=None, gt=0)
 
 
-class NotificationRoute(_Strict):
-    """Where alerts and requests of `tiers` are sent."""
+NotificationKind = Literal[
+    "approval_requested", "escalated", "in_doubt", "notified", "breaker", "expired"
+]
+NOTIFICATION_KINDS: tuple[NotificationKind, ...] = (
+    "approval_requested",
+    "escalated",
+    "in_doubt",
+    "notified",
+    "breaker",
+    "expired",
+)
 
-    channel: Literal["log", "webhook", "smtp"]
+
+class NotificationRoute(_Strict):
+    """Where notifications of `kinds` go.
+
+    `webhook` posts generic JSON to `target` (a URL), `slack` posts Slack incoming-webhook
+    JSON, `smtp` mails `to` through `smtp_host`, `log` only journals. Credentials are named
+    by environment variable, never written in a policy file.
+    """
+
+    channel: Literal["log", "webhook", "slack", "smtp"]
     target: str = ""
-    tiers: tuple[Tier, ...] = ("notify", "approve", "escalate")
+    kinds: tuple[NotificationKind, ...] = NOTIFICATION_KINDS
+    timeout_s: float = Field(default=5.0, gt=0)
+    attempts: int = Field(default=5, ge=1, le=20)
+    # smtp
+    to: tuple[str, ...] = ()
+    sender: str = "controlroom@localhost"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username_env: str | None = None
+    password_env: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationRoute:
+        if self.channel in ("webhook", "slack") and not self.target.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(f"a {self.channel} route needs `target`, an http(s) URL")
+        if self.channel == "smtp" and not self.to:
+            raise ValueError("an smtp route needs `to`, the addresses to mail")
+        return self
 
 
 class PolicyFile(_Strict):
@@ -180,6 +236,7 @@ class PolicyFile(_Strict):
 
     agent: dict[str, AgentPolicy] = Field(default_factory=dict)
     approvers: tuple[ApproverRule, ...] = ()
+    roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notify: tuple[NotificationRoute, ...] = ()
 
 

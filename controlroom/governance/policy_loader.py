@@ -47,9 +47,14 @@ class PolicySet:
     approvers: tuple[ApproverRule, ...] = ()
     notify: tuple[NotificationRoute, ...] = ()
     files: tuple[Path, ...] = ()
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def for_agent(self, name: str) -> AgentPolicy:
         return self.agents.get(name, DEFAULT_POLICY)
+
+    def members(self, who: str) -> tuple[str, ...]:
+        """The people `who` names: a role's members, or `who` itself."""
+        return self.roles.get(who, (who,))
 
 
 def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet:
@@ -61,6 +66,8 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
     defined_in: dict[str, Path] = {}
     approvers: list[ApproverRule] = []
     notify: list[NotificationRoute] = []
+    roles: dict[str, tuple[str, ...]] = {}
+    role_defined_in: dict[str, Path] = {}
     files = tuple(sorted(directory.glob("*.toml")))
     for path in files:
         parsed = _read(path, problems)
@@ -81,11 +88,17 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
                     checker.report(
                         ("approvers", index, "agents"), _unknown_agent(agent_name, agents)
                     )
+        for role, members in policy.roles.items():
+            if role in role_defined_in:
+                checker.report(("roles", role), f"already defined in {role_defined_in[role]}")
+                continue
+            roles[role] = members
+            role_defined_in[role] = path
         approvers.extend(policy.approvers)
         notify.extend(policy.notify)
     if problems:
         raise PolicyError(problems)
-    return PolicySet(merged, tuple(approvers), tuple(notify), files)
+    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles)
 
 
 def _read(path: Path, problems: list[str]) -> tuple[PolicyFile, str] | None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from controlroom.domain.approvals import IN_DOUBT_VERDICTS
 from controlroom.domain.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     JournalEntry,
     ModelTurnRecorded,
     ResourceCreated,
@@ -45,6 +48,9 @@ class UnfinishedStep:
     resources: set[tuple[str, str, str]] = field(default_factory=set)
     # Calls whose result screening quarantined (their outcome holds the placeholder).
     quarantined: set[str] = field(default_factory=set)
+    # Approvals asked for and not yet decided, and decisions not yet acted on, by call.
+    awaiting: dict[str, ApprovalRequested] = field(default_factory=dict)
+    decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -62,6 +68,12 @@ def unfinished_step(tail: list[JournalEntry], step: int) -> UnfinishedStep:
             known.turn = event
         elif isinstance(event, ToolCallStarted):
             known.started[event.call_id] = event
+            # A retry of an in-doubt call: its start consumes the decision, and until an
+            # outcome is recorded the call is in doubt again.
+            decided = known.decisions.get(event.call_id)
+            if decided is not None and decided.verdict in IN_DOUBT_VERDICTS:
+                del known.decisions[event.call_id]
+                known.outcomes.pop(event.call_id, None)
         elif isinstance(event, ToolCallSucceeded):
             known.outcomes[event.call_id] = Outcome("succeeded", event.result)
         elif isinstance(event, ToolCallDenied):
@@ -77,4 +89,9 @@ def unfinished_step(tail: list[JournalEntry], step: int) -> UnfinishedStep:
             known.resources.add((event.key, event.resource_kind, event.resource_id))
         elif isinstance(event, ResultQuarantined):
             known.quarantined.add(event.call_id)
+        elif isinstance(event, ApprovalRequested):
+            known.awaiting[event.call_id] = event
+        elif isinstance(event, ApprovalDecided):
+            known.awaiting.pop(event.call_id, None)
+            known.decisions[event.call_id] = event
     return known

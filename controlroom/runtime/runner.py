@@ -34,6 +34,7 @@ from pydantic import TypeAdapter
 
 from controlroom import crashpoints
 from controlroom.clock import Clock
+from controlroom.domain.approvals import Approval, ApprovalKind
 from controlroom.domain.events import (
     AgentCompleted,
     AgentFailed,
@@ -41,6 +42,8 @@ from controlroom.domain.events import (
     AgentQuarantined,
     AgentStarted,
     AgentSubmitted,
+    AgentSuspended,
+    ApprovalDecided,
     BreakerTripped,
     CredentialIssued,
     Event,
@@ -73,6 +76,7 @@ from controlroom.governance.outbound import as_text, destinations
 from controlroom.governance.policy import AgentPolicy, LoopLimits
 from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
+from controlroom.runtime.approvals import ApprovalDesk, call_digest
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
 from controlroom.runtime.keys import canonical_json, effect_key
@@ -115,6 +119,7 @@ class RunnerServices:
     clock: Clock
     gate: Gate
     model_for: Callable[[AgentSpec], Model]
+    desk: ApprovalDesk
     backoff: Callable[[int], float] = backoff_seconds
     deadlines: CallDeadlines = field(default_factory=CallDeadlines)
     limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -148,6 +153,23 @@ class ToolGaveUp(Exception):
 class Interrupted(Exception):
     """A pause arrived while the agent waited on something safe to abandon (a model turn,
     a read-only tool, a backoff): the step is left unfinished, as after a crash."""
+
+
+class Suspended(Exception):
+    """The step asked for decisions: the agent is left waiting in `status`."""
+
+    def __init__(self, status: AgentStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+class NeedsHuman(Exception):
+    """A call needs an operator's decision (its tier, taint, a loop, quarantine)."""
+
+    def __init__(self, why: str, tier: str) -> None:
+        super().__init__(why)
+        self.why = why
+        self.tier = tier
 
 
 class StopAgent(Exception):
@@ -186,6 +208,8 @@ class AgentRunner:
         self._inflight: asyncio.Future[CommitResult] | None = None
         self._inflight_started = 0.0  # when the step now committing began (for latencies)
         self._step_taint: str | None = None  # untrusted output read in the current step
+        self._turn_text = ""  # what the model said with the current step's calls
+        self._awaiting: list[Approval] = []  # approvals the current step asked for
         self.pause_requested: str | None = None
         self._tripped: set[str] = set()  # breaker causes journaled since this run began
         self._task: asyncio.Task[Any] | None = None
@@ -314,11 +338,12 @@ class AgentRunner:
                     continue
                 try:
                     done = await self._step(state.step + 1, unfinished or UnfinishedStep())
+                except Suspended as suspended:
+                    return suspended.status
                 except Interrupted:
                     # Undo the step's effects on the state (its journaled events stay, and
                     # resuming reuses them like recovery does); the loop's top pauses.
-                    state = self._state = AgentState.from_json(self._checkpointed)
-                    self._step_taint = None
+                    state = self._rewound()
                     continue
                 unfinished = None
                 if done:
@@ -434,12 +459,19 @@ class AgentRunner:
                 )
             )
         self._account(turn.usage)  # before the calls: their budget check includes this turn
+        self._turn_text = turn.text
         added = [Message(role="assistant", content=turn.text, tool_calls=turn.tool_calls)]
+        waiting = False
         for call in turn.tool_calls:
             content = await self._run_call(step, call, known)
+            if content is None:
+                waiting = True
+                continue
             added.append(
                 Message(role="tool", content=content, tool_call_id=call.id, name=call.name)
             )
+        if waiting:
+            raise Suspended(await self._suspend(step, known))
         if self._step_taint is not None and state.tainted_by is None:
             state.tainted_by = self._step_taint
         self._step_taint = None
@@ -509,7 +541,9 @@ class AgentRunner:
 
     # -- one call ---------------------------------------------------------------------------
 
-    async def _run_call(self, step: int, call: ToolCall, known: UnfinishedStep) -> str:
+    async def _run_call(self, step: int, call: ToolCall, known: UnfinishedStep) -> str | None:
+        """One proposed call through the gate and, if allowed, the tool: the text the model
+        is given, or None while the call waits for a human decision."""
         state = self._state
         assert state is not None
         # The arguments as the model proposed them (and the journaled turn holds them): they
@@ -522,8 +556,9 @@ class AgentRunner:
             state.recent_calls = loops.remember(
                 state.recent_calls, loops.signature(call.name, canonical)
             )
+        decision = known.decisions.get(call.id)
         outcome = known.outcomes.get(call.id)
-        if outcome is not None:
+        if outcome is not None and not (outcome.kind == "in_doubt" and decision is not None):
             # Replaying the step: count it as the monitors did the first time.
             if outcome.kind == "in_doubt":
                 raise StopAgent(AgentStatus.IN_DOUBT, outcome.content)
@@ -535,40 +570,39 @@ class AgentRunner:
             elif outcome.kind == "failed":
                 state.consecutive_failures += 1
             return outcome.content
+        if call.id in known.awaiting:
+            return None  # its decision has not been made
+        retrying = False
+        if decision is not None:
+            if decision.verdict == "retry":
+                retrying = True
+            elif decision.verdict != "approve":
+                return self._settled(step, call, known, decision)
+            elif decision.digest != call_digest(call.name, call.arguments):
+                # Decisions are found by call id; the digest makes sure the call is the one
+                # that was approved, not whatever now carries its id.
+                why = f"approval #{decision.approval_id} was given for a different call"
+                return self._deny(step, call, why)
+            elif decision.arguments is not None:
+                call = call.model_copy(update={"arguments": decision.arguments})
+                canonical = canonical_json(call.arguments)
         gate = self._services.gate
         policy = gate.policy(self.spec)
         # Named as proposed: an allowed call's name is exactly its tool's.
         key = effect_key(self.agent_id, step, call.name, canonical)
-        if governed:
-            verdict = gate.check(self.spec, call, state.tainted_by, self._proof(call, key))
-            loop = loops.detect(state.recent_calls, policy.loops)
-            if loop.level != "none":
-                refused = self._act_on_loop(state, step, call, verdict, loop, policy.loops)
-                if refused is not None:
-                    return refused
-            if verdict.allowed:
-                refused = self._monitor(state, step, call, verdict, policy)
-                if refused is not None:
-                    return refused
-        else:
-            verdict = gate.admit(self.spec, call)
-        if not verdict.allowed:
-            if verdict.refusal == "invalid":
-                self._pending.append(
-                    self._event(
-                        ToolCallFailed(
-                            call_id=call.id,
-                            tool=call.name,
-                            key="",
-                            attempt=0,
-                            error=verdict.reason,
-                            final=True,
-                        ),
-                        step,
-                    )
-                )
-                return f"error: {verdict.reason}"
-            return self._deny(step, call, verdict.reason)
+        if retrying:
+            # Exactly what started before, under the same key (the tool deduplicates on it,
+            # if it can).
+            started = known.started[call.id]
+            call = call.model_copy(update={"arguments": started.arguments})
+            key = started.key
+        try:
+            verdict = self._admitted(state, step, call, key, policy, approved=decision is not None)
+        except NeedsHuman as needs:
+            self._ask(ApprovalKind.CALL, step, call.id, call.name, call.arguments, needs)
+            return None
+        if isinstance(verdict, str):
+            return verdict
         tool, validated = verdict.tool, verdict.arguments
         assert tool is not None and validated is not None
         plain = validated.__pydantic_serializer__.to_python(validated, mode="json")
@@ -583,7 +617,7 @@ class AgentRunner:
                 result, reconciled = await self._abandonable(
                     self._invoke(prepared, first_attempt=1)
                 )
-            elif call.id in known.started:
+            elif call.id in known.started and not retrying:
                 await self._durable()
                 result, reconciled = await self._recover_call(prepared, known)
             else:
@@ -611,21 +645,179 @@ class AgentRunner:
                 step,
             )
         )
+        if verdict.tier == "notify":
+            desk = self._services.desk
+            now = self._services.clock.now_ms()
+            notice = desk.ran(self.record, tool.name, plain, result, now)
+            self._statements += desk.notify("notified", notice, now)
         return result
 
+    def _admitted(
+        self,
+        state: AgentState,
+        step: int,
+        call: ToolCall,
+        key: str,
+        policy: AgentPolicy,
+        *,
+        approved: bool,
+    ) -> Verdict | str:
+        """The gate's and the monitors' verdict on a call: allowed, or the model's message.
+
+        Raises NeedsHuman when it may only run with an operator's approval (`approved`: it
+        has one).
+        """
+        gate = self._services.gate
+        if not self._services.governed:
+            verdict = gate.admit(self.spec, call)
+        else:
+            verdict = gate.check(
+                self.spec, call, state.tainted_by, self._proof(call, key), approved=approved
+            )
+            loop = loops.detect(state.recent_calls, policy.loops)
+            if loop.level != "none":
+                refused = self._act_on_loop(
+                    state, step, call, verdict, loop, policy.loops, approved=approved
+                )
+                if refused is not None:
+                    return refused
+            if verdict.refusal == "needs_approval":
+                raise NeedsHuman(verdict.reason, verdict.tier)
+            if verdict.allowed:
+                refused = self._monitor(state, step, call, verdict, policy, approved=approved)
+                if refused is not None:
+                    return refused
+        if verdict.allowed:
+            return verdict
+        if verdict.refusal == "invalid":
+            return self._failed_outright(step, call, verdict.reason)
+        return self._deny(step, call, verdict.reason)
+
+    def _failed_outright(self, step: int, call: ToolCall, error: str) -> str:
+        """Journal a call that failed without running (what the model is told)."""
+        self._pending.append(
+            self._event(
+                ToolCallFailed(
+                    call_id=call.id, tool=call.name, key="", attempt=0, error=error, final=True
+                ),
+                step,
+            )
+        )
+        return f"error: {error}"
+
+    def _ask(
+        self,
+        kind: ApprovalKind,
+        step: int,
+        call_id: str,
+        tool: str,
+        arguments: dict[str, Any],
+        needs: NeedsHuman,
+    ) -> None:
+        """Ask for a decision on a call: the record, its event and notifications go with
+        the step's next commit."""
+        desk = self._services.desk
+        now = self._services.clock.now_ms()
+        approval = desk.request(
+            kind=kind,
+            record=self.record,
+            step=step,
+            call_id=call_id,
+            tool=tool,
+            arguments=arguments,
+            why=needs.why,
+            reason=self._turn_text,
+            tier=needs.tier,
+            now_ms=now,
+        )
+        self._pending.append(self._event(desk.event(approval), step))
+        self._statements += desk.writes(approval, now)
+        self._awaiting.append(approval)
+
+    def _settled(
+        self, step: int, call: ToolCall, known: UnfinishedStep, decision: ApprovalDecided
+    ) -> str:
+        """A decision that does not run the call as approved: what the model is told."""
+        who = ", ".join(decision.approvers)
+        note = f": {decision.note}" if decision.note else ""
+        if decision.verdict == "happened":
+            started = known.started.get(call.id)
+            self._pending.append(
+                self._event(
+                    ToolCallSucceeded(
+                        call_id=call.id,
+                        tool=call.name,
+                        key=started.key if started else "",
+                        result=decision.result,
+                        reconciled=True,
+                    ),
+                    step,
+                )
+            )
+            return decision.result
+        if decision.verdict == "abort":
+            error = f"aborted by {who}: its outcome was unknown and it was not retried{note}"
+            return self._failed_outright(step, call, error)
+        if decision.verdict == "respond":
+            return self._deny(step, call, f"not run: {who} replied instead: {decision.message}")
+        return self._deny(step, call, f"{who} denied it{note}")
+
+    async def _suspend(self, step: int, known: UnfinishedStep) -> AgentStatus:
+        """End the task until every decision the step waits on is made.
+
+        The step stays unfinished: its events are journaled and it is replayed, with the
+        decisions, when the agent resumes; the state goes back to its checkpoint, so
+        nothing the replay counts again is counted twice.
+        """
+        asked, self._awaiting = self._awaiting, []
+        ids = tuple(a.id for a in asked) + tuple(e.approval_id for e in known.awaiting.values())
+        escalated = any(a.tier == "escalate" for a in asked) or any(
+            e.tier == "escalate" for e in known.awaiting.values()
+        )
+        status = AgentStatus.ESCALATED if escalated else AgentStatus.AWAITING_APPROVAL
+        state = self._rewound()
+        state.status = status
+        pending, self._pending = self._pending, []
+        pending.append(self._event(AgentSuspended(approvals=ids, status=status.value), step))
+        statements, self._statements = self._statements, []
+        statements.append(self._status_statement(status))
+        await self._durable()
+        await self._writer.commit(
+            pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
+        )
+        return status
+
+    def _rewound(self) -> AgentState:
+        """The state as last checkpointed: an unfinished step's effects on it are undone
+        (its replay counts them again), but not an operator's quarantine given meanwhile,
+        which no replay would bring back."""
+        quarantined = self._state.quarantined if self._state is not None else None
+        state = self._state = AgentState.from_json(self._checkpointed)
+        if state.quarantined is None:
+            state.quarantined = quarantined
+        self._step_taint = None
+        return state
+
     def _monitor(
-        self, state: AgentState, step: int, call: ToolCall, verdict: Verdict, policy: AgentPolicy
+        self,
+        state: AgentState,
+        step: int,
+        call: ToolCall,
+        verdict: Verdict,
+        policy: AgentPolicy,
+        *,
+        approved: bool,
     ) -> str | None:
         """Budget, quarantine and rate limits on a call the gate allowed; the model's
-        message if the call is refused."""
+        message if the call is refused (NeedsHuman if it needs an approval it lacks)."""
         over = self._over_budget(state)
         if over is not None:
             return self._deny(step, call, self._trip(step, "budget", over))
         tool = verdict.tool
         assert tool is not None
-        if state.quarantined is not None and tool.effect.has_side_effects:
+        if state.quarantined is not None and tool.effect.has_side_effects and not approved:
             why = f"the agent is quarantined ({state.quarantined})"
-            return self._deny(step, call, needs_approval(call.name, why))
+            raise NeedsHuman(needs_approval(call.name, why), "approve")
         if policy.rate is None and not policy.tool_rates:
             return None
         breach = self._services.limiter.breach(
@@ -678,6 +870,7 @@ class AgentRunner:
         self._pending.append(
             self._event(BreakerTripped(cause="injection", action="quarantine", detail=reason), step)
         )
+        self._notify_breaker("injection", reason)
         self.quarantine(reason)
         return (
             f"[result withheld: the output of {call.name} was quarantined by injection "
@@ -739,10 +932,18 @@ class AgentRunner:
             self._pending.append(
                 self._event(BreakerTripped(cause=cause, action="pause", detail=detail), step)
             )
+            self._notify_breaker(cause, detail)
         if self.pause_requested is None:
             self.pause_requested = reason
             state.error = reason
         return reason
+
+    def _notify_breaker(self, cause: str, detail: str) -> None:
+        desk = self._services.desk
+        now = self._services.clock.now_ms()
+        self._statements += desk.notify(
+            "breaker", desk.breaker(self.agent_id, cause, detail, now), now
+        )
 
     def _deny(self, step: int, call: ToolCall, reason: str) -> str:
         """Journal a refused call; return what the model is told."""
@@ -759,11 +960,14 @@ class AgentRunner:
         verdict: Verdict,
         loop: loops.Loop,
         limits: LoopLimits,
+        *,
+        approved: bool,
     ) -> str | None:
-        """Warn about, gate or stop a looping agent; the model's message if the call is refused.
+        """Warn about, gate or stop a looping agent; the model's message if the call is
+        refused (NeedsHuman when it needs an approval it lacks).
 
         A stop pauses the agent after this step (state kept: an operator resumes it); until
-        then, side-effecting calls need approval (refused until approvals exist).
+        then, side-effecting calls need approval.
         """
         detail = loop.describe()
         if loop.level == "stop":
@@ -775,9 +979,10 @@ class AgentRunner:
             and verdict.allowed
             and tool is not None
             and tool.effect.has_side_effects
+            and not approved
         ):
             self._alert(step, "loop", call.name, "approve", detail)
-            return self._deny(step, call, needs_approval(call.name, f"loop: {detail}"))
+            raise NeedsHuman(needs_approval(call.name, f"loop: {detail}"), "approve")
         if loop.length == limits.warn_after * loop.period:
             self._alert(step, "loop", call.name, "warn", detail)
         return None
@@ -827,6 +1032,15 @@ class AgentRunner:
                 ),
                 prepared.step,
             )
+        )
+        needs = NeedsHuman(reason, "approve")
+        self._ask(
+            ApprovalKind.IN_DOUBT,
+            prepared.step,
+            prepared.call.id,
+            prepared.tool.name,
+            ctx.arguments,
+            needs,
         )
 
     async def _lookup(self, tool: ToolSpec, ctx: ToolContext) -> str | None:
@@ -973,17 +1187,18 @@ class AgentRunner:
         if stop.status is AgentStatus.FAILED:
             await self._set_status(AgentStatus.FAILED, AgentFailed(error=stop.reason))
             return
-        # In doubt: the in-doubt event is pending; it and the status land together.
+        # In doubt: the step stays unfinished, like a suspension (see `_suspend`): its
+        # events, the in-doubt approval and the status land together, and the state stays
+        # as last checkpointed so that the replay after a decision counts nothing twice.
+        state = self._rewound()
         state.status = stop.status
+        self._awaiting = []
         pending, self._pending = self._pending, []
         statements, self._statements = self._statements, []
         statements.append(self._status_statement(stop.status, error=stop.reason))
-        if pending:
-            await self._writer.commit(
-                pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
-            )
-        else:
-            await self._writer.commit([], statements=statements)
+        await self._writer.commit(
+            pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
+        )
 
 
 def _destinations_in(arguments: dict[str, Any]) -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from controlroom import crashpoints
 from controlroom.clock import Clock, SystemClock
+from controlroom.domain.approvals import ApprovalStatus
 from controlroom.domain.events import (
     AgentPaused,
     AgentQuarantined,
@@ -40,13 +41,19 @@ from controlroom.governance.gate import Gate
 from controlroom.governance.identity import CredentialAuthority
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import TokenFactory, random_token
+from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
 from controlroom.providers.scripted import ScriptedModel
+from controlroom.runtime import wakeup
 from controlroom.runtime.anchoring import JournalSigner
+from controlroom.runtime.approvals import ApprovalDesk
 from controlroom.runtime.bus import EventBus
+from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions, cancelled
 from controlroom.runtime.invoke import call_function
+from controlroom.runtime.notifications import Dispatcher
 from controlroom.runtime.policy_watch import PolicyWatcher
 from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seconds
+from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
@@ -60,10 +67,25 @@ from controlroom.store.writer import (
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("pause", "resume", "terminate", "quarantine", "kill-switch")
+COMMANDS = (
+    "pause",
+    "resume",
+    "terminate",
+    "quarantine",
+    "kill-switch",
+    "decide",
+    "decision-refused",
+)
 _MARK_COMMAND = "UPDATE commands SET status = ?, applied_ms = ?, outcome = ? WHERE id = ?"
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, error = ? WHERE id = ?"
 _MARK_RESOURCE = "UPDATE resources SET status = ?, updated_ms = ? WHERE id = ?"
+_PAUSABLE = (
+    AgentStatus.QUEUED,
+    AgentStatus.RUNNING,
+    AgentStatus.AWAITING_APPROVAL,
+    AgentStatus.ESCALATED,
+    AgentStatus.IN_DOUBT,
+)
 
 
 class LeaseLost(ControlRoomError):
@@ -93,6 +115,8 @@ class SupervisorOptions:
     credential_lifetime_s: int = 15 * 60
     # Off only for the benchmark's baseline (`controlroom bench --scenario gate-overhead`).
     governance: bool = True
+    # How often approval deadlines are checked.
+    approval_check_interval_s: float = 1.0
 
 
 @dataclass
@@ -117,6 +141,7 @@ class Supervisor:
         options: SupervisorOptions | None = None,
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -143,11 +168,17 @@ class Supervisor:
             else None
         )
         self.gate = Gate(policies, authority)
+        self.desk = ApprovalDesk(self.gate, db.path)
+        self.decisions = Decisions(
+            db, self.writer, self.clock, self.gate, self.desk, agents, self.identity
+        )
+        self.notifications = Dispatcher(db, self.writer, self.identity, self.clock, notifier)
         self._services = RunnerServices(
             self.writer,
             self.clock,
             self.gate,
             model_for,
+            self.desk,
             self.options.backoff,
             authority=authority,
             run=self.owner,
@@ -171,13 +202,19 @@ class Supervisor:
 
     async def start(self) -> None:
         """Take the lease, start the writer, and resume or start every runnable agent."""
-        previous = await acquire_lease(
-            self.db, self.owner, self.pid, self.host, self.clock.now_ms()
-        )
+        wake_signal = wakeup.listen(id(self), self.poke)
+        try:
+            previous = await acquire_lease(
+                self.db, self.owner, self.pid, self.host, self.clock.now_ms(), wake_signal
+            )
+        except BaseException:
+            wakeup.stop_listening(id(self))
+            raise
         try:
             await self.writer.start()
             await self._signer.prepare()
             self._services.novelty.remember(await queries.novelty_seen(self.db))
+            self.desk.start_after(await approval_rows.highest_id(self.db))
             took_over = previous.describe() if previous and previous.owner != self.owner else ""
             await self._journal(
                 SupervisorStarted(pid=self.pid, host=self.host, took_over_from=took_over)
@@ -187,10 +224,13 @@ class Supervisor:
             # terminated from another shell must not be resumed by recovery.
             for command in await queries.pending_commands(self.db):
                 await self._apply_command(command, inline=True)
+            # Deadlines that passed while no supervisor ran are settled before anything runs.
+            await self.decisions.expire()
             await self._recover()
         except BaseException:
             await self.writer.close()
             await release_lease(self.db, self.owner)
+            wakeup.stop_listening(id(self))
             raise
         self._loops = [
             asyncio.create_task(self._poll_loop(), name="supervisor-poll"),
@@ -198,6 +238,14 @@ class Supervisor:
             asyncio.create_task(
                 self._every(self.options.anchor_interval_s, self._signer.sign, "signing"),
                 name="supervisor-anchor",
+            ),
+            asyncio.create_task(
+                self._every(
+                    self.options.approval_check_interval_s,
+                    self._expire_approvals,
+                    "expiring approvals",
+                ),
+                name="supervisor-expiry",
             ),
         ]
         if self._policy_watcher is not None:
@@ -239,6 +287,9 @@ class Supervisor:
                 log.debug("loop ended with an error", exc_info=True)
         for running in self._running.values():
             running.runner.request_stop()
+        # Deliveries in progress are abandoned: their rows stay pending and are sent at the
+        # next start (a notification may arrive twice, never not at all).
+        await self.notifications.close()
         tasks = [r.task for r in self._running.values()] + list(self._background)
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=self.options.shutdown_grace_s)
@@ -252,6 +303,7 @@ class Supervisor:
         await self.writer.close()
         if not isinstance(self._fatal, LeaseLost):
             await release_lease(self.db, self.owner)
+        wakeup.stop_listening(id(self))
 
     @property
     def fatal_error(self) -> BaseException | None:
@@ -351,6 +403,8 @@ class Supervisor:
 
     async def _poll_loop(self) -> None:
         while True:
+            # Cleared before polling, so a poke that arrives meanwhile is not lost.
+            self._poke.clear()
             try:
                 await self.poll_once()
             except asyncio.CancelledError:
@@ -362,20 +416,24 @@ class Supervisor:
             if self.options.exit_when_idle and await self._idle():
                 self.request_stop("idle: every agent is finished or waiting")
                 return
-            self._poke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self.options.poll_interval_s)
 
     async def poll_once(self) -> None:
-        """Apply pending operator commands, then start queued agents."""
+        """Apply pending operator commands, start queued agents, send notifications."""
         for command in await queries.pending_commands(self.db):
             await self._apply_command(command)
         for record in await queries.list_agents(self.db, [AgentStatus.QUEUED]):
             await self._launch(record)
             crashpoints.reached("after-submit-pickup")
+        await self.notifications.dispatch()
+
+    def poke(self) -> None:
+        """Poll now rather than at the next interval (a command was just queued)."""
+        self._poke.set()
 
     async def _idle(self) -> bool:
-        if self._running or self._background:
+        if self._running or self._background or await self.notifications.busy():
             return False
         if await queries.pending_commands(self.db):
             return False
@@ -410,6 +468,20 @@ class Supervisor:
     # -- operator commands ----------------------------------------------------------------
 
     async def _apply_command(self, command: queries.StoredCommand, inline: bool = False) -> None:
+        if command.command == "decide":
+            await self._decide(command)
+            return
+        if command.command == "decision-refused":
+            payload = command.payload or {}
+            target = int(command.target) if command.target.isdigit() else None
+            await self.decisions.refuse(
+                target,
+                command.operator,
+                str(payload.get("via", "webhook")),
+                str(payload.get("reason", "refused")),
+                command.id,
+            )
+            return
         if command.command == "terminate":
             if inline:
                 await self._terminate_command(command)
@@ -435,6 +507,32 @@ class Supervisor:
         else:
             outcome = f"unknown command {command.command!r}"
         await self._finish_command(command, outcome)
+
+    async def _decide(self, command: queries.StoredCommand) -> None:
+        try:
+            request = DecisionRequest.from_command(
+                command.target, command.operator, command.payload
+            )
+        except BadDecision as bad:
+            via = str((command.payload or {}).get("via", "cli"))
+            target = int(command.target) if command.target.isdigit() else None
+            await self.decisions.refuse(target, command.operator, via, str(bad), command.id)
+            return
+        applied = await self.decisions.decide(request, command.id)
+        if applied.resume is not None:
+            await self._wake(applied.resume)
+
+    async def _expire_approvals(self) -> None:
+        for agent_id in await self.decisions.expire():
+            await self._wake(agent_id)
+
+    async def _wake(self, agent_id: str) -> None:
+        """Launch an agent whose decisions are all made (its status is running again)."""
+        # It may still be finishing the step that suspended it.
+        await self._runner_exit(agent_id)
+        record = await queries.get_agent(self.db, agent_id)
+        if record is not None and record.status is AgentStatus.RUNNING:
+            await self._launch(record)
 
     async def _finish_command(self, command: queries.StoredCommand, outcome: str) -> None:
         await self.writer.commit(
@@ -486,7 +584,9 @@ class Supervisor:
                 paused.append(agent_id)
             else:  # it finished its step another way before reaching the pause
                 others.append(f"{agent_id} is {ended.value if ended else 'stopped'}")
-        waiting = [r for r in idle if r.status in (AgentStatus.QUEUED, AgentStatus.RUNNING)]
+        # An agent waiting for a decision is paused too: a decision made afterwards is
+        # recorded, but the agent goes on only when an operator resumes it.
+        waiting = [r for r in idle if r.status in _PAUSABLE]
         await asyncio.gather(
             *(
                 self._set_status(r.id, AgentStatus.PAUSED, None, AgentPaused(reason=reason))
@@ -560,6 +660,7 @@ class Supervisor:
                 running.runner.request_stop(terminate=True)
                 await self._runner_exit(record.id)
             compensated, failed = await self._compensate(record)
+            await self._cancel_approvals(record.id, f"the agent was terminated by {operator}")
             await self._set_status(
                 record.id,
                 AgentStatus.TERMINATED,
@@ -569,6 +670,18 @@ class Supervisor:
             note = f" ({failed} compensation(s) failed)" if failed else ""
             summaries.append(f"{record.id}: {compensated} resource(s) compensated{note}")
         return "terminated " + "; ".join(summaries)
+
+    async def _cancel_approvals(self, agent_id: str, reason: str) -> None:
+        open_ones = await approval_rows.listed(self.db, [ApprovalStatus.PENDING], agent_id)
+        if not open_ones:
+            return
+        events: list[PendingEvent] = []
+        statements: list[Statement] = []
+        for approval in open_ones:
+            event, statement = cancelled(approval, reason)
+            events.append(PendingEvent(agent_id, self.identity, approval.step, event))
+            statements.append(statement)
+        await self.writer.commit(events, statements=statements)
 
     async def _compensate(self, record: AgentRecord) -> tuple[int, int]:
         spec = self.agents.get(record.agent)

@@ -6,6 +6,9 @@ appends to the journal, so the hash chain has exactly one author.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import text
 
 from controlroom.domain.models import AgentRecord, AgentStatus
@@ -59,15 +62,48 @@ async def submit_agent(
 
 
 async def enqueue_command(
-    db: Database, command: str, target: str, operator: str, now_ms: int
+    db: Database,
+    command: str,
+    target: str,
+    operator: str,
+    now_ms: int,
+    payload: dict[str, Any] | None = None,
 ) -> int:
-    """Queue an operator command for the supervisor; returns its id."""
+    """Queue an operator command for the supervisor; returns its id.
+
+    `payload` carries what the command needs beyond its target (a decision's verdict,
+    note and edits); the supervisor validates it when it applies the command.
+    """
     async with db.write_engine.begin() as conn:
         result = await conn.execute(
             text(
-                "INSERT INTO commands (ts_ms, command, target, operator, status)"
-                " VALUES (:now, :command, :target, :operator, 'pending')"
+                "INSERT INTO commands (ts_ms, command, target, operator, status, payload)"
+                " VALUES (:now, :command, :target, :operator, 'pending', :payload)"
             ),
-            {"now": now_ms, "command": command, "target": target, "operator": operator},
+            {
+                "now": now_ms,
+                "command": command,
+                "target": target,
+                "operator": operator,
+                "payload": None if payload is None else json.dumps(payload),
+            },
         )
     return int(result.lastrowid or 0)
+
+
+async def remember_signed_request(db: Database, signature: str, now_ms: int) -> bool:
+    """Record a signed webhook request; False if its signature was seen before (a replay)."""
+    async with db.write_engine.begin() as conn:
+        result = await conn.execute(
+            text("INSERT OR IGNORE INTO webhook_requests (signature, ts_ms) VALUES (:s, :now)"),
+            {"s": signature, "now": now_ms},
+        )
+    return bool(result.rowcount)
+
+
+async def forget_signed_requests(db: Database, before_ms: int) -> None:
+    """Drop remembered signatures older than the signature window (they are stale anyway)."""
+    async with db.write_engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM webhook_requests WHERE ts_ms < :before"), {"before": before_ms}
+        )

@@ -7,6 +7,7 @@ replaced at once rather than after the stale timeout).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ class LeaseOwner:
     host: str
     started_ms: int
     heartbeat_ms: int
+    wake_signal: int = 0
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}"
@@ -54,16 +56,37 @@ async def read_lease(db: Database) -> LeaseOwner | None:
     async with db.read_engine.connect() as conn:
         row = (
             await conn.execute(
-                text("SELECT owner, pid, host, started_ms, heartbeat_ms FROM lease WHERE id = 1")
+                text(
+                    "SELECT owner, pid, host, started_ms, heartbeat_ms, wake_signal FROM lease"
+                    " WHERE id = 1"
+                )
             )
         ).first()
     if row is None:
         return None
-    return LeaseOwner(str(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]))
+    return LeaseOwner(str(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5]))
+
+
+def wake(owner: LeaseOwner, host: str) -> None:
+    """Ask a live owner on this host to read its inbox now rather than at its next poll.
+
+    Only an owner that recorded a wake-up signal is sent one: that signal's default action
+    would end a process that does not handle it.
+    """
+    if owner.wake_signal and owner.host == host:
+        with contextlib.suppress(OSError):
+            os.kill(owner.pid, owner.wake_signal)
+
+
+async def wake_owner(db: Database, host: str, now_ms: int) -> None:
+    """`wake` the database's owner, if one is live (after queuing something for it)."""
+    owner = await read_lease(db)
+    if owner is not None and owner_is_live(owner, host, now_ms):
+        wake(owner, host)
 
 
 async def acquire_lease(
-    db: Database, owner: str, pid: int, host: str, now_ms: int
+    db: Database, owner: str, pid: int, host: str, now_ms: int, wake_signal: int = 0
 ) -> LeaseOwner | None:
     """Take the lease or raise `LeaseHeld` naming the live owner; returns who it was taken from."""
     async with db.write_engine.begin() as conn:
@@ -83,10 +106,10 @@ async def acquire_lease(
                 )
         await conn.execute(
             text(
-                "INSERT OR REPLACE INTO lease (id, owner, pid, host, started_ms, heartbeat_ms)"
-                " VALUES (1, :owner, :pid, :host, :now, :now)"
+                "INSERT OR REPLACE INTO lease (id, owner, pid, host, started_ms, heartbeat_ms,"
+                " wake_signal) VALUES (1, :owner, :pid, :host, :now, :now, :wake)"
             ),
-            {"owner": owner, "pid": pid, "host": host, "now": now_ms},
+            {"owner": owner, "pid": pid, "host": host, "now": now_ms, "wake": wake_signal},
         )
     return previous
 

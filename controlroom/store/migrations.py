@@ -35,6 +35,18 @@ def _add_novelty(conn: Connection) -> None:
     schema.novelty.create(conn, checkfirst=True)
 
 
+def _add_approvals(conn: Connection) -> None:
+    # A new file already has all of it (version 1 creates the current tables).
+    for table in (schema.approvals, schema.notifications, schema.webhook_requests):
+        table.create(conn, checkfirst=True)
+    columns = {row[1] for row in conn.execute(text("PRAGMA table_info(commands)"))}
+    if "payload" not in columns:
+        conn.execute(text("ALTER TABLE commands ADD COLUMN payload TEXT"))
+    columns = {row[1] for row in conn.execute(text("PRAGMA table_info(lease)"))}
+    if "wake_signal" not in columns:
+        conn.execute(text("ALTER TABLE lease ADD COLUMN wake_signal INTEGER NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -42,6 +54,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_initial_schema,
     ),
     Migration(2, "novelty: the tools and destinations each agent has used", _add_novelty),
+    Migration(
+        3,
+        "approvals, the notification outbox, signed webhook requests; commands carry a"
+        " payload; the lease names the owner's wake-up signal",
+        _add_approvals,
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

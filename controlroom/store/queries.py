@@ -36,6 +36,7 @@ class StoredCommand:
     command: str
     target: str
     operator: str
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,22 @@ async def pending_commands(db: Database) -> list[StoredCommand]:
         rows = (
             await conn.execute(
                 text(
-                    "SELECT id, ts_ms, command, target, operator FROM commands"
+                    "SELECT id, ts_ms, command, target, operator, payload FROM commands"
                     " WHERE status = 'pending' ORDER BY id"
                 )
             )
         ).all()
-    return [StoredCommand(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+    return [
+        StoredCommand(
+            int(r[0]),
+            int(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            None if r[5] is None else _json_object(str(r[5])),
+        )
+        for r in rows
+    ]
 
 
 async def command_outcome(db: Database, command_id: int) -> tuple[str, str | None]:

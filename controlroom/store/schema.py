@@ -110,8 +110,51 @@ commands = Table(
     Column("status", Text, nullable=False),
     Column("applied_ms", Integer, nullable=True),
     Column("outcome", Text, nullable=True),
+    # What the command carries beyond its target (a decision's verdict, note, edits), JSON.
+    Column("payload", Text, nullable=True),
 )
 Index("ix_commands_status", commands.c.status)
+
+# Requests for a human decision. The record is the truth (notifications are views of it);
+# `data` holds the whole `Approval` as JSON, the other columns are what is searched on.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("agent_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("expires_ms", Integer, nullable=True),
+    Column("data", Text, nullable=False),
+)
+Index("ix_approvals_status_expiry", approvals.c.status, approvals.c.expires_ms)
+Index("ix_approvals_agent", approvals.c.agent_id, approvals.c.status)
+
+# The notification outbox: written in the transaction that creates what it tells of, then
+# delivered (with retries) by the supervisor; a row left pending by a crash is sent at the
+# next start. `route` and `notification` are JSON, fixed when the row was written.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_ms", Integer, nullable=False),
+    Column("route", Text, nullable=False),
+    Column("notification", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated_ms", Integer, nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+Index("ix_notifications_status", notifications.c.status)
+
+# Signed webhook requests already accepted or refused, so a replay is refused even by a
+# restarted server (rows older than the signature window can be dropped).
+webhook_requests = Table(
+    "webhook_requests",
+    metadata,
+    Column("signature", Text, primary_key=True),
+    Column("ts_ms", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
 
 # What each agent definition has used (tools, destination domains), so a first use can be
 # told apart from routine: one row per agent name and thing, kept for the database's life.
@@ -135,5 +178,7 @@ lease = Table(
     Column("host", Text, nullable=False),
     Column("started_ms", Integer, nullable=False),
     Column("heartbeat_ms", Integer, nullable=False),
+    # The signal that wakes the owner to read its inbox at once (0: it only polls).
+    Column("wake_signal", Integer, nullable=False, server_default="0"),
     CheckConstraint("id = 1", name="single_lease"),
 )
