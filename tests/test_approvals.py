@@ -519,3 +519,49 @@ async def test_a_paused_agent_resumed_before_its_decision_waits_again(harness: H
     await _run(harness)
     assert (await harness.record(agent_id)).status is AgentStatus.AWAITING_APPROVAL
     assert PAID == [] and len(await harness.waiting(agent_id)) == 1
+
+
+@tool
+async def slow_read() -> str:
+    GATES["entered"].set()
+    await GATES["release"].wait()
+    return "read"
+
+
+def _pay_and_read(view: ScriptView) -> Turn:
+    if view.step == 1:
+        calls = (
+            ToolCall(id="", name="pay", arguments={"to": "carol", "amount": 500}),
+            ToolCall(id="", name="slow_read", arguments={}),
+        )
+        return Turn(tool_calls=calls)
+    return Turn.final(" | ".join(view.results_of("pay")))
+
+
+READER = agent(name="payer", tools=[PAYER.tools[0], slow_read], script=_pay_and_read)
+
+
+async def test_a_decision_landing_while_a_resumed_agent_replays_still_resumes_it(
+    harness: Harness,
+) -> None:
+    """Resumed from a pause, the agent replays its step and waits again on the approval it
+    read as open; a decision applied in between must still resume it."""
+    GATES.update(entered=asyncio.Event(), release=asyncio.Event())
+    agent_id = await harness.submit("payer", "pay and read")
+    supervisor = harness.supervisor([READER], POLICIES)
+    await supervisor.start()
+    try:
+        await asyncio.wait_for(GATES["entered"].wait(), 10)  # asked for #1, now reading
+        await harness.wait_applied(await enqueue_command(harness.db, "pause", agent_id, "x", 0))
+        [approval] = await harness.waiting(agent_id)
+        assert (await harness.record(agent_id)).status is AgentStatus.PAUSED
+        GATES["entered"].clear()
+        await harness.wait_applied(await enqueue_command(harness.db, "resume", agent_id, "x", 0))
+        await asyncio.wait_for(GATES["entered"].wait(), 10)  # replaying: reading again
+        outcome = await harness.wait_applied(await harness.decide(approval.id, "approve", "ann"))
+        assert outcome == f"approval #{approval.id} ({agent_id} pay) approved by ann"
+        GATES["release"].set()
+        await harness.wait_status(agent_id, [AgentStatus.COMPLETED])
+    finally:
+        await supervisor.stop()
+    assert [(to, amount) for to, amount, _ in PAID] == [("carol", 500)]

@@ -15,6 +15,7 @@ they make.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, NamedTuple, get_args
 
@@ -49,7 +50,8 @@ from controlroom.store.writer import JournalWriter, PendingEvent, Statement
 _MARK_COMMAND = "UPDATE commands SET status = ?, applied_ms = ?, outcome = ? WHERE id = ?"
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, error = ? WHERE id = ?"
 _COMPLETE = "UPDATE agents SET status = ?, updated_ms = ?, result = ?, error = NULL WHERE id = ?"
-_WAITING = (AgentStatus.AWAITING_APPROVAL, AgentStatus.ESCALATED, AgentStatus.IN_DOUBT)
+_SUSPENDED = (AgentStatus.AWAITING_APPROVAL, AgentStatus.ESCALATED)
+_WAITING = (*_SUSPENDED, AgentStatus.IN_DOUBT)
 _VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
@@ -130,9 +132,16 @@ class Decisions:
         self._desk = desk
         self._agents = agents
         self._identity = identity
+        # Decisions, deadlines and cancellations read an approval, then write it: one at a
+        # time, or a deadline passing as a decision arrives could settle an approval twice.
+        self._lock = asyncio.Lock()
 
     async def decide(self, request: DecisionRequest, command_id: int | None) -> Applied:
         """Check and apply one decision; the command (if any) is marked in the same commit."""
+        async with self._lock:
+            return await self._decide(request, command_id)
+
+    async def _decide(self, request: DecisionRequest, command_id: int | None) -> Applied:
         approval = await approval_rows.get(self._db, request.approval_id)
         why = await self._refusal(request, approval)
         if why is not None:
@@ -186,9 +195,9 @@ class Decisions:
         if request.verdict == "complete":
             events, statements = await self._complete(decided, events, statements, identity)
         else:
-            resume = await self._resumption(decided, events, statements, identity)
-            if resume is None:
-                outcome += "; the agent waits for its other decisions"
+            resume, others = await self._resumption(decided, events, statements, identity)
+            if others:
+                outcome += f"; the agent waits for {others} other decision(s)"
         statements += _marked(command_id, outcome, now)
         await self._commit(events, statements)
         return Applied(outcome, False, resume)
@@ -277,8 +286,11 @@ class Decisions:
         events: list[PendingEvent],
         statements: list[Statement],
         identity: str,
-    ) -> str | None:
-        """Add the agent's resumption to the commit if this was its last open decision."""
+    ) -> tuple[str | None, int]:
+        """Add the agent's resumption to the commit if this was its last open decision.
+
+        Returns the agent to launch (if any) and how many other decisions it waits for.
+        """
         others = [
             a
             for a in await approval_rows.listed(
@@ -288,14 +300,14 @@ class Decisions:
         ]
         record = await queries.get_agent(self._db, decided.agent_id)
         if others or record is None or record.status not in _WAITING:
-            return None
+            return None, len(others)
         now = self._clock.now_ms()
         statements.append(
             Statement(_SET_STATUS, (AgentStatus.RUNNING.value, now, None, decided.agent_id))
         )
         reason = f"decision on #{decided.id}"
         events.append(PendingEvent(decided.agent_id, identity, 0, AgentResumed(reason=reason)))
-        return decided.agent_id
+        return decided.agent_id, 0
 
     async def _complete(
         self,
@@ -321,11 +333,44 @@ class Decisions:
         )
         return events, statements
 
+    async def cancel(self, agent_id: str, reason: str) -> None:
+        """Cancel the agent's open approvals (it was terminated)."""
+        async with self._lock:
+            open_ones = await approval_rows.listed(self._db, [ApprovalStatus.PENDING], agent_id)
+            events: list[PendingEvent] = []
+            statements: list[Statement] = []
+            for approval in open_ones:
+                event, statement = cancelled(approval, reason)
+                events.append(PendingEvent(agent_id, self._identity, approval.step, event))
+                statements.append(statement)
+            if events:
+                await self._commit(events, statements)
+
+    async def resume_if_settled(self, agent_id: str) -> bool:
+        """Resume a waiting agent none of whose approvals is open any more (its decisions
+        arrived while it was running); True if it was."""
+        async with self._lock:
+            if await approval_rows.listed(self._db, [ApprovalStatus.PENDING], agent_id):
+                return False
+            record = await queries.get_agent(self._db, agent_id)
+            if record is None or record.status not in _SUSPENDED:
+                return False
+            now = self._clock.now_ms()
+            await self._commit(
+                [PendingEvent(agent_id, self._identity, 0, AgentResumed(reason="all decided"))],
+                [Statement(_SET_STATUS, (AgentStatus.RUNNING.value, now, None, agent_id))],
+            )
+            return True
+
     async def expire(self) -> list[str]:
         """Settle approvals past their deadline: deny or escalate, never approve.
 
         Returns the agents that can resume (their last decision was a denial).
         """
+        async with self._lock:
+            return await self._expire()
+
+    async def _expire(self) -> list[str]:
         now = self._clock.now_ms()
         resumed: list[str] = []
         for approval in await approval_rows.overdue(self._db, now):
@@ -354,7 +399,7 @@ class Decisions:
                     ),
                 ]
                 statements = [approval_rows.update(expired)]
-                agent = await self._resumption(expired, events, statements, identity)
+                agent, _others = await self._resumption(expired, events, statements, identity)
                 await self._commit(events, statements)
                 if agent is not None:
                     resumed.append(agent)

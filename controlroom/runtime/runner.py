@@ -210,6 +210,7 @@ class AgentRunner:
         self._step_taint: str | None = None  # untrusted output read in the current step
         self._turn_text = ""  # what the model said with the current step's calls
         self._awaiting: list[Approval] = []  # approvals the current step asked for
+        self.waits_on_earlier = False  # suspended on approvals an earlier run asked for
         self.pause_requested: str | None = None
         self._tripped: set[str] = set()  # breaker causes journaled since this run began
         self._task: asyncio.Task[Any] | None = None
@@ -770,6 +771,9 @@ class AgentRunner:
         nothing the replay counts again is counted twice.
         """
         asked, self._awaiting = self._awaiting, []
+        # Waiting again on approvals asked before: a decision may have landed since this
+        # run read the journal, and then nobody would wake the agent (the supervisor checks).
+        self.waits_on_earlier = bool(known.awaiting)
         ids = tuple(a.id for a in asked) + tuple(e.approval_id for e in known.awaiting.values())
         escalated = any(a.tier == "escalate" for a in asked) or any(
             e.tier == "escalate" for e in known.awaiting.values()

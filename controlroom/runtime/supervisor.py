@@ -16,13 +16,13 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controlroom import crashpoints
 from controlroom.clock import Clock, SystemClock
-from controlroom.domain.approvals import ApprovalStatus
 from controlroom.domain.events import (
     AgentPaused,
     AgentQuarantined,
@@ -48,7 +48,7 @@ from controlroom.runtime import wakeup
 from controlroom.runtime.anchoring import JournalSigner
 from controlroom.runtime.approvals import ApprovalDesk
 from controlroom.runtime.bus import EventBus
-from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions, cancelled
+from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions
 from controlroom.runtime.invoke import call_function
 from controlroom.runtime.notifications import Dispatcher
 from controlroom.runtime.policy_watch import PolicyWatcher
@@ -368,6 +368,18 @@ class Supervisor:
             log.error("agent %s stopped by an internal error: %s", agent_id, exc)
             self._fatal = self._fatal or exc
             self.request_stop(f"internal error: {exc}")
+            return
+        if running is not None and running.runner.waits_on_earlier:
+            self._aside(self._resume_if_settled(agent_id), f"recheck:{agent_id}")
+
+    def _aside(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _resume_if_settled(self, agent_id: str) -> None:
+        if await self.decisions.resume_if_settled(agent_id):
+            await self._wake(agent_id)
 
     async def _runner_exit(self, agent_id: str) -> None:
         running = self._running.get(agent_id)
@@ -490,11 +502,7 @@ class Supervisor:
             # aside so other commands are not held up. It is marked applied when done.
             if any(t.get_name() == f"terminate:{command.id}" for t in self._background):
                 return
-            task = asyncio.create_task(
-                self._terminate_command(command), name=f"terminate:{command.id}"
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._aside(self._terminate_command(command), f"terminate:{command.id}")
             return
         if command.command == "pause":
             outcome = await self._pause(command.target, f"paused by {command.operator}")
@@ -660,7 +668,7 @@ class Supervisor:
                 running.runner.request_stop(terminate=True)
                 await self._runner_exit(record.id)
             compensated, failed = await self._compensate(record)
-            await self._cancel_approvals(record.id, f"the agent was terminated by {operator}")
+            await self.decisions.cancel(record.id, f"the agent was terminated by {operator}")
             await self._set_status(
                 record.id,
                 AgentStatus.TERMINATED,
@@ -670,18 +678,6 @@ class Supervisor:
             note = f" ({failed} compensation(s) failed)" if failed else ""
             summaries.append(f"{record.id}: {compensated} resource(s) compensated{note}")
         return "terminated " + "; ".join(summaries)
-
-    async def _cancel_approvals(self, agent_id: str, reason: str) -> None:
-        open_ones = await approval_rows.listed(self.db, [ApprovalStatus.PENDING], agent_id)
-        if not open_ones:
-            return
-        events: list[PendingEvent] = []
-        statements: list[Statement] = []
-        for approval in open_ones:
-            event, statement = cancelled(approval, reason)
-            events.append(PendingEvent(agent_id, self.identity, approval.step, event))
-            statements.append(statement)
-        await self.writer.commit(events, statements=statements)
 
     async def _compensate(self, record: AgentRecord) -> tuple[int, int]:
         spec = self.agents.get(record.agent)
