@@ -395,3 +395,48 @@ async def test_a_signed_webhook_decision_resumes_the_agent_and_bad_ones_are_refu
         ("webhook", "bad signature"),
         ("webhook", "replayed"),
     ]
+
+
+async def test_stale_unknown_and_decided_webhook_decisions_are_refused_and_journaled(
+    harness: Harness,
+) -> None:
+    policies = _policies()
+    agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
+    await _run(harness, policies)
+    [approval] = await harness.waiting(agent_id)
+    now_s = harness.clock.now_ms() // 1000
+
+    def signed(fields: dict[str, Any], stamp: int = now_s) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"verdict": "deny", "approver": "bob", **fields}).encode()
+        headers = {"X-Signature": sign(SECRET, stamp, body), "X-Request-Timestamp": str(stamp)}
+        return body, headers
+
+    app = make_app(harness.db, SECRET, harness.clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://controlroom.test"
+    ) as client:
+        stale = await _post(client, signed({"approval": approval.id}, now_s - 301))
+        unknown = await _post(client, signed({"approval": 999}))
+        assert (stale.status_code, unknown.status_code) == (401, 404)
+        assert "stale timestamp" in stale.json()["error"]
+        await harness.decide(approval.id, "approve", operator="ann")
+        await _run(harness, policies)
+        decided = await _post(client, signed({"approval": approval.id, "note": "late"}))
+        assert decided.status_code == 409, decided.text
+        await _run(harness, policies)
+
+    refusals = [e.event for e in await harness.entries() if isinstance(e.event, DecisionRefused)]
+    assert [(r.via, r.approval_id) for r in refusals] == [
+        ("webhook", None),  # unsigned as far as we know: it names nobody
+        ("webhook", 999),
+        ("webhook", approval.id),
+    ]
+    assert "stale timestamp" in refusals[0].reason
+    assert refusals[1].reason == "no approval 999"
+    assert refusals[2].reason == f"approval {approval.id} is decided"
+    assert [(to, amount) for to, amount, _ in PAID] == [("carol", 500)], "ann's approval ran"
+
+
+async def _post(client: httpx.AsyncClient, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
+    body, headers = signed
+    return await client.post("/decisions", content=body, headers=headers)

@@ -52,9 +52,14 @@ class Dispatcher:
         room = self._max_in_flight - len(self._in_flight)
         if room <= 0:
             return
-        for outgoing in await outbox.pending(self._db, limit=room + len(self._in_flight)):
-            if outgoing.id in self._in_flight or len(self._in_flight) >= self._max_in_flight:
+        # Rows being sent when the read starts may finish (and leave `_in_flight`) before
+        # it returns, yet still read as pending: they are not started again.
+        sending = set(self._in_flight)
+        for outgoing in await outbox.pending(self._db, limit=room + len(sending)):
+            if outgoing.id in sending or outgoing.id in self._in_flight:
                 continue
+            if len(self._in_flight) >= self._max_in_flight:
+                break
             task = asyncio.create_task(self._send(outgoing), name=f"notify:{outgoing.id}")
             self._in_flight[outgoing.id] = task
             task.add_done_callback(functools.partial(self._done, outgoing.id))
