@@ -24,7 +24,7 @@ from cr_support import Harness, query
 from http_support import HANG, HttpServer, Reply, drop_proxies, serving_http
 from payer import PAID, PAYER
 
-from controlroom.domain.approvals import ApprovalStatus
+from controlroom.domain.approvals import Approval, ApprovalStatus
 from controlroom.domain.events import (
     ApprovalDecided,
     DecisionRefused,
@@ -335,9 +335,7 @@ async def test_a_signed_webhook_decision_resumes_the_agent_and_bad_ones_are_refu
     harness: Harness,
 ) -> None:
     policies = _policies()
-    agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
-    await _run(harness, policies)
-    [approval] = await harness.waiting(agent_id)
+    agent_id, approval = await _one_waiting(harness, policies)
 
     body = json.dumps(
         {"approval": approval.id, "verdict": "approve", "approver": "ann", "note": "ok"}
@@ -401,9 +399,7 @@ async def test_stale_unknown_and_decided_webhook_decisions_are_refused_and_journ
     harness: Harness,
 ) -> None:
     policies = _policies()
-    agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
-    await _run(harness, policies)
-    [approval] = await harness.waiting(agent_id)
+    _agent_id, approval = await _one_waiting(harness, policies)
     now_s = harness.clock.now_ms() // 1000
 
     def signed(fields: dict[str, Any], stamp: int = now_s) -> tuple[bytes, dict[str, str]]:
@@ -435,6 +431,14 @@ async def test_stale_unknown_and_decided_webhook_decisions_are_refused_and_journ
     assert refusals[1].reason == "no approval 999"
     assert refusals[2].reason == f"approval {approval.id} is decided"
     assert [(to, amount) for to, amount, _ in PAID] == [("carol", 500)], "ann's approval ran"
+
+
+async def _one_waiting(harness: Harness, policies: PolicySet) -> tuple[str, Approval]:
+    """A payer whose 500 to carol waits for approval, and that approval."""
+    agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
+    await _run(harness, policies)
+    [approval] = await harness.waiting(agent_id)
+    return agent_id, approval
 
 
 async def _post(client: httpx.AsyncClient, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:

@@ -565,3 +565,28 @@ async def test_a_decision_landing_while_a_resumed_agent_replays_still_resumes_it
     finally:
         await supervisor.stop()
     assert [(to, amount) for to, amount, _ in PAID] == [("carol", 500)]
+
+
+async def test_an_approved_call_that_goes_in_doubt_stays_in_doubt_across_a_pause(
+    harness: Harness,
+) -> None:
+    SENT.clear()
+    policies = PolicySet(
+        {"transferrer": AgentPolicy(tiers=(TierRule(tool="transfer", tier="approve"),))}
+    )
+    agent_id = await harness.submit("transferrer", "move 70")
+    await harness.run_until_idle([TRANSFERRER], policies=policies)
+    [asked] = await harness.waiting(agent_id)
+    await harness.decide(asked.id, "approve")
+    await harness.run_until_idle([TRANSFERRER], policies=policies)
+    assert (await harness.record(agent_id)).status is AgentStatus.IN_DOUBT
+    await enqueue_command(harness.db, "pause", agent_id, "oncall", 0)
+    await enqueue_command(harness.db, "resume", agent_id, "oncall", 0)
+    await harness.run_until_idle([TRANSFERRER], policies=policies)
+    assert (await harness.record(agent_id)).status is AgentStatus.IN_DOUBT
+    [in_doubt] = await harness.waiting(agent_id)
+    assert in_doubt.kind is ApprovalKind.IN_DOUBT
+    await harness.decide(in_doubt.id, "happened", result="bank says yes")
+    await harness.run_until_idle([TRANSFERRER], policies=policies)
+    record = await harness.record(agent_id)
+    assert (record.status, record.result, len(SENT)) == (AgentStatus.COMPLETED, "bank says yes", 1)

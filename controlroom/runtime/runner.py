@@ -34,7 +34,7 @@ from pydantic import TypeAdapter
 
 from controlroom import crashpoints
 from controlroom.clock import Clock
-from controlroom.domain.approvals import Approval, ApprovalKind
+from controlroom.domain.approvals import IN_DOUBT_VERDICTS, Approval, ApprovalKind
 from controlroom.domain.events import (
     AgentCompleted,
     AgentFailed,
@@ -559,7 +559,10 @@ class AgentRunner:
             )
         decision = known.decisions.get(call.id)
         outcome = known.outcomes.get(call.id)
-        if outcome is not None and not (outcome.kind == "in_doubt" and decision is not None):
+        # An in-doubt call an operator has settled is acted on below; any other outcome
+        # (an in-doubt one still unsettled included) is what it was.
+        settled = decision is not None and decision.verdict in IN_DOUBT_VERDICTS
+        if outcome is not None and not (outcome.kind == "in_doubt" and settled):
             # Replaying the step: count it as the monitors did the first time.
             if outcome.kind == "in_doubt":
                 raise StopAgent(AgentStatus.IN_DOUBT, outcome.content)
@@ -1200,6 +1203,9 @@ class AgentRunner:
         pending, self._pending = self._pending, []
         statements, self._statements = self._statements, []
         statements.append(self._status_statement(stop.status, error=stop.reason))
+        if not pending:  # a replay that found the call still in doubt: nothing new to keep
+            await self._writer.commit([], statements=statements)
+            return
         await self._writer.commit(
             pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
         )
