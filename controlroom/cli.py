@@ -50,8 +50,6 @@ from controlroom.store.audit import AuditReport, export_rows, verify_journal
 from controlroom.store.database import Database, Synchronous, open_database
 from controlroom.store.inbox import enqueue_command, submit_agent
 from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
-from controlroom.webhooks.server import secret_from_env
-from controlroom.webhooks.server import serve as serve_webhooks
 
 T = TypeVar("T")
 _CLOCK = SystemClock()
@@ -664,6 +662,10 @@ def webhooks_serve(
 ) -> None:
     """Serve POST /decisions: HMAC-signed decisions (Slack's signing scheme), applied
     exactly like `controlroom approve` and friends; refusals are journaled."""
+    # Imported here: the web server's packages cost every other command their start-up.
+    from controlroom.webhooks.server import secret_from_env
+    from controlroom.webhooks.server import serve as serve_webhooks
+
     paths = _paths(db, agents_dir, policies)
     secret = secret_from_env(secret_env)
 
