@@ -590,3 +590,19 @@ async def test_an_approved_call_that_goes_in_doubt_stays_in_doubt_across_a_pause
     await harness.run_until_idle([TRANSFERRER], policies=policies)
     record = await harness.record(agent_id)
     assert (record.status, record.result, len(SENT)) == (AgentStatus.COMPLETED, "bank says yes", 1)
+
+
+async def test_an_escalated_approval_keeps_its_agent_escalated_across_a_pause(
+    harness: Harness,
+) -> None:
+    escalating = _policies(on_expiry="escalate")
+    agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
+    await _run(harness, escalating)
+    harness.clock.advance(601)
+    await _run(harness, escalating)
+    assert (await harness.record(agent_id)).status is AgentStatus.ESCALATED
+    await enqueue_command(harness.db, "pause", agent_id, "oncall", 0)
+    await enqueue_command(harness.db, "resume", agent_id, "oncall", 0)
+    await _run(harness, escalating)
+    assert (await harness.record(agent_id)).status is AgentStatus.ESCALATED
+    assert PAID == []

@@ -13,6 +13,7 @@ from typing import Literal
 from controlroom.domain.approvals import IN_DOUBT_VERDICTS
 from controlroom.domain.events import (
     ApprovalDecided,
+    ApprovalExpired,
     ApprovalRequested,
     JournalEntry,
     ModelTurnRecorded,
@@ -94,4 +95,8 @@ def unfinished_step(tail: list[JournalEntry], step: int) -> UnfinishedStep:
         elif isinstance(event, ApprovalDecided):
             known.awaiting.pop(event.call_id, None)
             known.decisions[event.call_id] = event
+        elif isinstance(event, ApprovalExpired) and event.action == "escalate":
+            asked = known.awaiting.get(event.call_id)
+            if asked is not None:  # still open, now in a senior approver's hands
+                known.awaiting[event.call_id] = asked.model_copy(update={"tier": "escalate"})
     return known
