@@ -881,6 +881,67 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     sys.exit(code)
 
 
+# -- ui ---------------------------------------------------------------------------------------
+
+
+@main.command(name="ui")
+@_common
+@click.option("--read-only", is_flag=True, help="Watch only: approve and deny are refused.")
+@click.option("--as", "operator", default=None, help="Operator name (default: OS user).")
+@_fails_cleanly
+def ui(
+    db: Path, agents_dir: Path, policies: Path | None, read_only: bool, operator: str | None
+) -> None:
+    """The control room on your agents and policies. It hosts the supervisor unless a live
+    one owns the database (then it attaches); with --read-only it never hosts."""
+    paths = _paths(db, agents_dir, policies)
+    agents = load_agents(paths.agents)
+    rules, directory = _policies_for(paths.policies, agents)
+    served = Paths(paths.db, paths.agents, directory)
+    sys.exit(_run(_control_room(served, agents, rules, read_only, operator or _os_user())))
+
+
+async def _control_room(
+    paths: Paths,
+    agents: dict[str, AgentSpec],
+    policies: PolicySet,
+    read_only: bool,
+    operator: str,
+) -> int:
+    # Imported here: only this command loads Textual (the headless ones never pay for it).
+    from controlroom.ui.app import make_app
+
+    database = await open_database(paths.db)  # checked as `run` checks it: it may host
+    try:
+        owner = await read_lease(database)
+        attached = owner is not None and owner_is_live(owner, socket.gethostname(), _CLOCK.now_ms())
+        supervisor = None
+        if not attached and not read_only:
+            tune_for_supervisor()
+            supervisor = Supervisor(
+                database, agents, clock=_CLOCK, policies=policies, policies_dir=paths.policies
+            )
+            await supervisor.start()
+        try:
+            app = make_app(
+                database,
+                clock=_CLOCK,
+                operator=operator,
+                read_only=read_only,
+                supervisor=supervisor,
+            )
+            await app.run_async()
+        finally:
+            if supervisor is not None:
+                await supervisor.stop()
+        if supervisor is not None and supervisor.fatal_error is not None:
+            click.echo(f"error: supervisor stopped: {supervisor.fatal_error}", err=True)
+            return 1
+        return 0
+    finally:
+        await database.close()
+
+
 # -- bench ------------------------------------------------------------------------------------
 
 

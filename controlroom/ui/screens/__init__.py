@@ -1,0 +1,1 @@
+"""Screens: the layout of each view, and the actions its keys start."""
