@@ -97,7 +97,8 @@ async def outcome(
     """Wait (up to about `wait_s`) for a queued command to be applied or refused."""
     # Counted polls, not the injected clock: a fake clock would never reach a deadline.
     for _ in range(max(1, round(wait_s / poll_s))):
-        state, text = await queries.command_outcome(db, command_id)
+        # Shielded: a read cancelled inside the driver can wedge its connection.
+        state, text = await asyncio.shield(queries.command_outcome(db, command_id))
         if state in ("applied", "refused"):
             return Outcome(command_id, state, text or f"{what}: {state}")
         await asyncio.sleep(poll_s)

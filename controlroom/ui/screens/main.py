@@ -6,6 +6,7 @@ through `ui.data` and the tables change only when the store says so, never optim
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on, work
@@ -44,6 +45,8 @@ class MainScreen(Screen[None]):
         ),
         Binding("r", "reload", "Refresh", id="view.refresh", tooltip="Reload from the database."),
     ]
+
+    _loading = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title", markup=False)
@@ -84,10 +87,22 @@ class MainScreen(Screen[None]):
     def action_reload(self) -> None:
         self._load()
 
-    @work(exclusive=True, group="load", exit_on_error=False)
+    @work(group="load", exit_on_error=False)
     async def _load(self) -> None:
+        # One read at a time, never cancelled half-way: a read cancelled inside the
+        # database driver (by a newer read, or by the app exiting) can leave its connection
+        # waiting on a thread that will never answer. A reload asked for meanwhile is
+        # simply the next tick's.
+        if self._loading:
+            return
+        self._loading = True
         app = self.control
-        view = await data.overview(app.db, app.clock, hosting=app.supervisor is not None)
+        try:
+            view = await asyncio.shield(
+                data.overview(app.db, app.clock, hosting=app.supervisor is not None)
+            )
+        finally:
+            self._loading = False
         self.query_one("#title", Static).update(self._title(view))
         self.query_one(AgentsTable).show(view.agents)
         self.query_one(ApprovalsTable).show(view.approvals)
