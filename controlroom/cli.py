@@ -48,7 +48,7 @@ from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.audit import AuditReport, export_rows, verify_journal
 from controlroom.store.database import Database, Synchronous, open_database
-from controlroom.store.inbox import enqueue_command, submit_agent
+from controlroom.store.inbox import enqueue_command, enqueue_decision, submit_agent
 from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
 
 T = TypeVar("T")
@@ -573,7 +573,6 @@ def _decision_payload(
         "arguments": arguments,
         "message": options.get("message") or "",
         "result": options.get("result") or "",
-        "via": "cli",
     }
 
 
@@ -592,8 +591,8 @@ async def _deliver_decision(
                 f"approval #{approval_id} takes {' / '.join(approval.verdicts)}, "
                 f"not {payload['verdict']}"
             )
-        command_id = await enqueue_command(
-            database, "decide", str(approval_id), operator, _CLOCK.now_ms(), payload
+        command_id = await enqueue_decision(
+            database, approval_id, operator, _CLOCK.now_ms(), via="cli", **payload
         )
         what = f"{payload['verdict']} #{approval_id}"
         return await _handed_over(database, command_id, what, wait_s)

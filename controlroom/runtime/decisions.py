@@ -320,13 +320,9 @@ class Decisions:
         assert decided.decision is not None
         result = decided.decision.result
         now = self._clock.now_ms()
-        for other in await approval_rows.listed(
-            self._db, [ApprovalStatus.PENDING], decided.agent_id
-        ):
-            if other.id != decided.id:
-                event, statement = cancelled(other, f"the task was completed by {identity}")
-                events.append(PendingEvent(other.agent_id, identity, other.step, event))
-                statements.append(statement)
+        await self._cancellations(
+            decided.agent_id, f"the task was completed by {identity}", identity, events, statements
+        )
         events.append(PendingEvent(decided.agent_id, identity, 0, AgentCompleted(result=result)))
         statements.append(
             Statement(_COMPLETE, (AgentStatus.COMPLETED.value, now, result, decided.agent_id))
@@ -336,15 +332,28 @@ class Decisions:
     async def cancel(self, agent_id: str, reason: str) -> None:
         """Cancel the agent's open approvals (it was terminated)."""
         async with self._lock:
-            open_ones = await approval_rows.listed(self._db, [ApprovalStatus.PENDING], agent_id)
             events: list[PendingEvent] = []
             statements: list[Statement] = []
-            for approval in open_ones:
-                event, statement = cancelled(approval, reason)
-                events.append(PendingEvent(agent_id, self._identity, approval.step, event))
-                statements.append(statement)
+            await self._cancellations(agent_id, reason, self._identity, events, statements)
             if events:
                 await self._commit(events, statements)
+
+    async def _cancellations(
+        self,
+        agent_id: str,
+        reason: str,
+        identity: str,
+        events: list[PendingEvent],
+        statements: list[Statement],
+    ) -> None:
+        """Add the cancellation of the agent's open approvals to a commit (an approval
+        being decided in the same commit is no longer open in it, so it is left out)."""
+        decided = {e.event.approval_id for e in events if isinstance(e.event, ApprovalDecided)}
+        for approval in await approval_rows.listed(self._db, [ApprovalStatus.PENDING], agent_id):
+            if approval.id not in decided:
+                event, statement = _cancelled(approval, reason)
+                events.append(PendingEvent(agent_id, identity, approval.step, event))
+                statements.append(statement)
 
     async def resume_if_settled(self, agent_id: str) -> bool:
         """Resume a waiting agent none of whose approvals is open any more (its decisions
@@ -445,7 +454,7 @@ class Decisions:
         await self._writer.commit(events, statements=statements)
 
 
-def cancelled(approval: Approval, reason: str) -> tuple[Event, Statement]:
+def _cancelled(approval: Approval, reason: str) -> tuple[Event, Statement]:
     """The event and write that cancel an open approval."""
     row = approval.model_copy(update={"status": ApprovalStatus.CANCELLED})
     event = ApprovalCancelled(approval_id=approval.id, call_id=approval.call_id, reason=reason)

@@ -91,6 +91,32 @@ async def enqueue_command(
     return int(result.lastrowid or 0)
 
 
+async def enqueue_decision(
+    db: Database,
+    approval_id: int,
+    operator: str,
+    now_ms: int,
+    verdict: str,
+    *,
+    via: str,
+    note: str = "",
+    arguments: dict[str, Any] | None = None,
+    message: str = "",
+    result: str = "",
+) -> int:
+    """Queue a decision on an approval (the CLI, the control room and signed webhooks all
+    write this one shape; the supervisor checks it when it applies it); returns its id."""
+    payload = {
+        "verdict": verdict,
+        "note": note,
+        "arguments": arguments,
+        "message": message,
+        "result": result,
+        "via": via,
+    }
+    return await enqueue_command(db, "decide", str(approval_id), operator, now_ms, payload)
+
+
 async def remember_signed_request(db: Database, signature: str, now_ms: int) -> bool:
     """Record a signed webhook request; False if its signature was seen before (a replay)."""
     async with db.write_engine.begin() as conn:

@@ -19,7 +19,7 @@ from controlroom.domain.models import AgentRecord
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.database import Database
-from controlroom.store.inbox import enqueue_command
+from controlroom.store.inbox import enqueue_decision
 from controlroom.store.lease import owner_is_live, read_lease, wake_owner
 
 Mode = Literal["hosting", "attached", "no supervisor"]
@@ -74,16 +74,8 @@ async def queue_decision(
 ) -> int:
     """Queue a decision as `controlroom approve/deny` does and wake whoever applies it;
     returns the command's id."""
-    payload = {
-        "verdict": verdict,
-        "note": "",
-        "arguments": None,
-        "message": "",
-        "result": "",
-        "via": "ui",
-    }
     now = clock.now_ms()
-    command_id = await enqueue_command(db, "decide", str(approval_id), operator, now, payload)
+    command_id = await enqueue_decision(db, approval_id, operator, now, verdict, via="ui")
     if supervisor is not None:
         supervisor.poke()
     else:

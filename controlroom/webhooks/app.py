@@ -110,13 +110,17 @@ class _Decisions:
             raise _Refused(
                 400, f"approval {approval.id} does not take {decision.verdict} ({accepts})", *who
             )
-        command = await inbox.enqueue_command(
+        command = await inbox.enqueue_decision(
             self._db,
-            "decide",
-            str(approval.id),
+            approval.id,
             decision.approver,
             now_ms,
-            payload=decision.payload(),
+            decision.verdict,
+            via="webhook",
+            note=decision.note,
+            arguments=decision.arguments,
+            message=decision.message,
+            result=decision.result,
         )
         await wake_owner(self._db, socket.gethostname(), now_ms)
         return _answer(202, {"accepted": True, "command": command, "approval": approval.id})

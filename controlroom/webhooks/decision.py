@@ -52,17 +52,6 @@ class DecisionRequest(BaseModel):
     message: str = Field(default="", max_length=16000)
     result: str = Field(default="", max_length=16000)
 
-    def payload(self) -> dict[str, Any]:
-        """The `decide` command's payload (the supervisor validates it again on applying)."""
-        return {
-            "verdict": self.verdict,
-            "note": self.note,
-            "arguments": self.arguments,
-            "message": self.message,
-            "result": self.result,
-            "via": "webhook",
-        }
-
 
 def parse_decision(body: bytes) -> DecisionRequest:
     """Parse a request body; raises `BadDecision` with a one-line reason."""
