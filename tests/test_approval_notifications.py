@@ -145,7 +145,7 @@ async def test_an_approval_request_reaches_a_generic_and_a_slack_webhook(
         _route("webhook", http.url("/generic"), kinds=("approval_requested",)),
         _route("slack", http.url(slack_path)),
         _route("webhook", http.url("/breakers"), kinds=("breaker",)),  # not this kind
-        NotificationRoute(channel="log"),  # journals only: no outbox row
+        NotificationRoute(channel="log"),  # journaled only: nothing leaves the machine
     )
     agent_id = await harness.submit("payer", json.dumps([("carol", 500)]))
     await _run(harness, policies)
@@ -186,12 +186,14 @@ async def test_an_approval_request_reaches_a_generic_and_a_slack_webhook(
     assert [(r["route"]["channel"], r["status"], r["attempts"]) for r in rows] == [
         ("webhook", "sent", 1),
         ("slack", "sent", 1),
+        ("log", "sent", 1),
     ]
-    assert [r["detail"] for r in rows] == ["HTTP 200", "HTTP 200"]
+    assert [r["detail"] for r in rows] == ["HTTP 200", "HTTP 200", "logged"]
     sent = await _sent(harness)
     assert sorted((e.notification_id, e.channel, e.attempts) for e in sent) == [
         (rows[0]["id"], "webhook", 1),
         (rows[1]["id"], "slack", 1),
+        (rows[2]["id"], "log", 1),
     ]
     assert all(e.subject == subject for e in sent)
     shown = {e.channel: e.target for e in sent}

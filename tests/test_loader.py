@@ -48,8 +48,10 @@ def one_line(exc: pytest.ExceptionInfo[AgentLoadError]) -> str:
 
 def test_loads_the_example_agents() -> None:
     agents = load_agents(EXAMPLE_AGENTS)
-    assert set(agents) == {"mailer", "refunds"}
+    assert set(agents) == {"mailer", "refunds", "research", "ops", "runaway", "watcher"}
     assert {t.name for t in agents["refunds"].tools} == {"lookup_order", "issue_refund"}
+    fetch = agents["research"].tool("fetch_page")
+    assert fetch is not None and fetch.untrusted, "a web page is untrusted input"
 
 
 def test_loads_every_agent_of_a_directory_and_skips_private_files(tmp_path: Path) -> None:

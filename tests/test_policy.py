@@ -28,7 +28,7 @@ def _problems(tmp_path: Path, **files: str) -> list[str]:
 
 def test_the_shipped_policies_validate_and_decide_tiers_by_amount() -> None:
     policies = load_policies(ROOT / "policies", AGENTS)
-    assert set(policies.agents) == {"mailer", "refunds"}
+    assert set(policies.agents) == set(AGENTS), "every shipped agent has a policy"
     refunds = policies.for_agent("refunds")
     tiers = [refunds.tier_for("issue_refund", {"amount": a}) for a in (10, 50, 50.01, 5000, 9e3)]
     assert tiers == ["autonomous", "autonomous", "approve", "approve", "escalate"]
@@ -142,7 +142,8 @@ def test_policy_check_command(cli: Cli, tmp_path: Path) -> None:
     agents = bundled_agents_dir()
     assert agents is not None
     good = cli("policy", "check", "--policies", str(ROOT / "policies"), "--agents", str(agents))
-    assert good.returncode == 0 and "ok: 2 file(s)" in good.stdout, good.describe()
+    shipped = len(list((ROOT / "policies").glob("*.toml")))
+    assert good.returncode == 0 and f"ok: {shipped} file(s)" in good.stdout, good.describe()
 
     (tmp_path / "bad.toml").write_text(
         '[agent.mailer]\ntools = ["send_mail", "rm_rf"]\n[agent.x]\n'

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlroom.domain.events import ApprovalRequested
+
 Verdict = Literal[
     # on a call that needs approval
     "approve",
@@ -141,3 +143,21 @@ class Notification(BaseModel):
     amount: float | None = None
     expires_ms: int | None = None
     created_ms: int = 0
+
+
+def requested(approval: Approval) -> ApprovalRequested:
+    """The journal event that announces `approval` (committed with its record)."""
+    return ApprovalRequested(
+        approval_id=approval.id,
+        approval_kind=approval.kind.value,
+        call_id=approval.call_id,
+        tool=approval.tool,
+        arguments=approval.arguments,
+        digest=approval.digest,
+        tier=approval.tier,
+        why=approval.why,
+        reason=approval.reason,
+        amount=approval.amount,
+        approvals_required=approval.approvals_required,
+        expires_ms=approval.expires_ms,
+    )

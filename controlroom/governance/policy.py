@@ -241,3 +241,10 @@ class PolicyFile(_Strict):
 
 
 DEFAULT_POLICY = AgentPolicy()
+
+
+def budget_in_force(*budgets: float | None) -> float | None:
+    """The budget an agent is held to: the smallest of those set (the task's, the agent
+    definition's, the policy's), or None when none is. The runner's budget breaker and the
+    control room's meters both use this, so the meter shows the line the breaker trips at."""
+    return min((b for b in budgets if b is not None), default=None)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from controlroom.domain.approvals import Approval, ApprovalKind, Notification
-from controlroom.domain.events import ApprovalRequested
 from controlroom.domain.models import AgentRecord
 from controlroom.governance import authority
 from controlroom.governance.gate import Gate
@@ -100,22 +99,6 @@ class ApprovalDesk:
             on_expiry=settings.on_expiry,
         )
 
-    def event(self, approval: Approval) -> ApprovalRequested:
-        return ApprovalRequested(
-            approval_id=approval.id,
-            approval_kind=approval.kind.value,
-            call_id=approval.call_id,
-            tool=approval.tool,
-            arguments=approval.arguments,
-            digest=approval.digest,
-            tier=approval.tier,
-            why=approval.why,
-            reason=approval.reason,
-            amount=approval.amount,
-            approvals_required=approval.approvals_required,
-            expires_ms=approval.expires_ms,
-        )
-
     def writes(self, approval: Approval, now_ms: int) -> list[Statement]:
         """The record and its notifications, to commit with its event."""
         kind: NotificationKind = (
@@ -133,11 +116,16 @@ class ApprovalDesk:
     def notify(
         self, kind: NotificationKind, notification: Notification, now_ms: int
     ) -> list[Statement]:
-        """Outbox rows for every route that takes `kind` (none: the journal is the log)."""
+        """Outbox rows for every route that takes `kind`.
+
+        A `log` route's row is delivered by journaling it (`notification_sent`, channel
+        "log"): nothing leaves the machine, but the notification is on the record; a
+        `notify`-tier call has no other event saying that someone was told.
+        """
         return [
             outbox.enqueue(route.model_dump_json(), notification, now_ms)
             for route in self._gate.policies.notify
-            if kind in route.kinds and route.channel != "log"
+            if kind in route.kinds
         ]
 
     def notification(self, approval: Approval, kind: NotificationKind, now_ms: int) -> Notification:

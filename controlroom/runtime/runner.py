@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -34,7 +33,7 @@ from pydantic import TypeAdapter
 
 from controlroom import crashpoints
 from controlroom.clock import Clock
-from controlroom.domain.approvals import IN_DOUBT_VERDICTS, Approval, ApprovalKind
+from controlroom.domain.approvals import IN_DOUBT_VERDICTS, Approval, ApprovalKind, requested
 from controlroom.domain.events import (
     AgentCompleted,
     AgentFailed,
@@ -73,7 +72,7 @@ from controlroom.governance.gate import CallProof, Gate, Verdict, arguments_dict
 from controlroom.governance.identity import Credential, CredentialAuthority, bind
 from controlroom.governance.novelty import NoveltyBook
 from controlroom.governance.outbound import as_text, destinations
-from controlroom.governance.policy import AgentPolicy, LoopLimits
+from controlroom.governance.policy import AgentPolicy, LoopLimits, budget_in_force
 from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.approvals import ApprovalDesk, call_digest
@@ -190,10 +189,7 @@ class AgentRunner:
         self.agent_id = stored.record.id
         self._services = services
         # The task's and the definition's budgets never change (the policy's may).
-        self._fixed_budget = min(
-            (b for b in (stored.record.budget_usd, spec.budget_usd) if b is not None),
-            default=math.inf,
-        )
+        self._fixed_budget = budget_in_force(stored.record.budget_usd, spec.budget_usd)
         self._credential: Credential | None = None
         self.identity = f"agent:{self.agent_id}"
         self._writer = services.writer
@@ -734,7 +730,7 @@ class AgentRunner:
             tier=needs.tier,
             now_ms=now,
         )
-        self._pending.append(self._event(desk.event(approval), step))
+        self._pending.append(self._event(requested(approval), step))
         self._statements += desk.writes(approval, now)
         self._awaiting.append(approval)
 
@@ -904,11 +900,10 @@ class AgentRunner:
     def _over_budget(self, state: AgentState) -> str | None:
         """Why the agent may not spend more, if it has reached its budget (the smallest of
         the task's, the definition's and the policy's)."""
-        budget = self._fixed_budget
-        from_policy = self._services.gate.policy(self.spec).budget_usd
-        if from_policy is not None and from_policy < budget:
-            budget = from_policy
-        if state.cost_usd < budget:
+        budget = budget_in_force(
+            self._fixed_budget, self._services.gate.policy(self.spec).budget_usd
+        )
+        if budget is None or state.cost_usd < budget:
             return None
         return f"spent ${state.cost_usd:.4f} of a ${budget:.4f} budget"
 

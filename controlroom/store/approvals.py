@@ -103,3 +103,22 @@ async def highest_id(db: Database) -> int:
     async with db.read_engine.connect() as conn:
         value = await conn.scalar(text("SELECT MAX(id) FROM approvals"))
     return int(value or 0)
+
+
+async def by_ids(db: Database, ids: Sequence[int]) -> list[Approval]:
+    """The approvals among `ids` that exist, in id order."""
+    found: list[Approval] = []
+    async with db.read_engine.connect() as conn:
+        for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
+            chunk = list(ids[start : start + 500])
+            names = [f":i{n}" for n in range(len(chunk))]
+            rows = (
+                await conn.execute(
+                    text(
+                        f"SELECT data FROM approvals WHERE id IN ({', '.join(names)}) ORDER BY id"
+                    ),
+                    {f"i{n}": approval_id for n, approval_id in enumerate(chunk)},
+                )
+            ).all()
+            found.extend(Approval.model_validate_json(str(row[0])) for row in rows)
+    return sorted(found, key=lambda a: a.id)

@@ -53,7 +53,7 @@ class JournalRow:
     hash: bytes
 
 
-_AGENT_COLUMNS = (
+AGENT_COLUMNS = (
     "a.id, a.agent, a.task, a.user, a.budget_usd, a.status, a.submitted_ms, a.updated_ms,"
     " a.result, a.error,"
     " (SELECT c.step FROM checkpoints c WHERE c.agent_id = a.id"
@@ -61,7 +61,8 @@ _AGENT_COLUMNS = (
 )
 
 
-def _record(row: Any) -> AgentRecord:
+def agent_record(row: Any) -> AgentRecord:
+    """An `AgentRecord` from the first columns of a row selected with `AGENT_COLUMNS`."""
     return AgentRecord(
         id=row[0],
         agent=row[1],
@@ -79,7 +80,7 @@ def _record(row: Any) -> AgentRecord:
 
 async def list_agents(db: Database, statuses: Sequence[AgentStatus] = ()) -> list[AgentRecord]:
     """Agents in submission order, optionally only those in `statuses`."""
-    sql = f"SELECT {_AGENT_COLUMNS} FROM agents a"
+    sql = f"SELECT {AGENT_COLUMNS} FROM agents a"
     params: dict[str, object] = {}
     if statuses:
         names = [f":s{i}" for i in range(len(statuses))]
@@ -88,7 +89,7 @@ async def list_agents(db: Database, statuses: Sequence[AgentStatus] = ()) -> lis
     sql += " ORDER BY a.seq"
     async with db.read_engine.connect() as conn:
         rows = (await conn.execute(text(sql), params)).all()
-    return [_record(row) for row in rows]
+    return [agent_record(row) for row in rows]
 
 
 async def get_agent(db: Database, agent_id: str) -> AgentRecord | None:
@@ -96,10 +97,10 @@ async def get_agent(db: Database, agent_id: str) -> AgentRecord | None:
     async with db.read_engine.connect() as conn:
         row = (
             await conn.execute(
-                text(f"SELECT {_AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
+                text(f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
             )
         ).first()
-    return None if row is None else _record(row)
+    return None if row is None else agent_record(row)
 
 
 async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
@@ -107,7 +108,7 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     async with db.read_engine.connect() as conn:
         row = (
             await conn.execute(
-                text(f"SELECT {_AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
+                text(f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
             )
         ).first()
         if row is None:
@@ -138,18 +139,20 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
         state = AgentState.from_json(str(deltas[-1][2]))
         parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
         messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
-    tail = [
-        JournalEntry(
-            int(r[0]),
-            int(r[1]),
-            str(r[2]),
-            str(r[3]),
-            int(r[5]),
-            decode_event(str(r[4]), str(r[6])),
-        )
-        for r in tail_rows
-    ]
-    return StoredAgent(_record(row), state, messages, tail)
+    tail = [journal_entry(r) for r in tail_rows]
+    return StoredAgent(agent_record(row), state, messages, tail)
+
+
+def journal_entry(row: Any) -> JournalEntry:
+    """An entry from a row of (id, ts_ms, agent_id, identity, kind, step, data)."""
+    return JournalEntry(
+        int(row[0]),
+        int(row[1]),
+        str(row[2]),
+        str(row[3]),
+        int(row[5]),
+        decode_event(str(row[4]), str(row[6])),
+    )
 
 
 async def pending_commands(db: Database) -> list[StoredCommand]:
@@ -198,13 +201,20 @@ async def novelty_seen(db: Database) -> list[tuple[str, str, str]]:
 
 async def live_resources(db: Database, agent_id: str) -> list[Resource]:
     """Resources an agent created that were not compensated, newest first."""
+    return await resources(db, agent_id, include_compensated=False)
+
+
+async def resources(
+    db: Database, agent_id: str, include_compensated: bool = True
+) -> list[Resource]:
+    """Resources an agent created, newest first (by default also those compensated)."""
+    where = "" if include_compensated else " AND status != 'compensated'"
     async with db.read_engine.connect() as conn:
         rows = (
             await conn.execute(
                 text(
                     "SELECT id, agent_id, tool, kind, resource_id, data, key, status, created_ms"
-                    " FROM resources WHERE agent_id = :id AND status != 'compensated'"
-                    " ORDER BY id DESC"
+                    f" FROM resources WHERE agent_id = :id{where} ORDER BY id DESC"
                 ),
                 {"id": agent_id},
             )
