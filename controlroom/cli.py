@@ -849,9 +849,26 @@ def _policies_for(
     default=None,
     help="Agent definitions (default: the examples shipped with Control Room).",
 )
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Print the journal, one line per event, instead of opening the control room "
+    "(the default when stdout is not a terminal).",
+)
+@click.option(
+    "--as",
+    "operator",
+    default="oncall",
+    show_default=True,
+    help="Operator name in the control room (the demo's policies let oncall approve).",
+)
 @_fails_cleanly
-def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
-    """Run the example agents on the built-in scripted model (no network, no API key)."""
+def demo(
+    reset: bool, home: Path | None, agents_dir: Path | None, headless: bool, operator: str
+) -> None:
+    """The control room on the example agents and the built-in scripted model (no network,
+    no API key): refunds waiting for approval, a prompt injection caught, a loop and a
+    runaway budget stopped by their breakers."""
     paths = demo_mod.demo_paths(home or (data_dir() / "demo"))
     directory = agents_dir or bundled_agents_dir() or Path("agents")
     agents = load_agents(directory)
@@ -859,6 +876,9 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
     rules = _checked_policies(bundled, agents) if bundled is not None else PolicySet()
     demo_mod.prepare(paths, reset)
     queued = _run(demo_mod.seed(paths.db, _CLOCK.now_ms()))
+    if not headless and sys.stdin.isatty() and sys.stdout.isatty():
+        served = Paths(paths.db, directory, bundled)
+        sys.exit(_run(_control_room(served, agents, rules, False, operator)))
     click.echo(f"demo database: {paths.db}")
     click.echo(f"outbox: {paths.outbox}   refund ledger: {paths.ledger}")
     click.echo(f"queued {queued} demo task(s)" if queued else "resuming the demo's agents")
@@ -887,9 +907,22 @@ def demo(reset: bool, home: Path | None, agents_dir: Path | None) -> None:
 @_common
 @click.option("--read-only", is_flag=True, help="Watch only: approve and deny are refused.")
 @click.option("--as", "operator", default=None, help="Operator name (default: OS user).")
+@click.option(
+    "--refresh",
+    "refresh_s",
+    type=click.FloatRange(min=0.05, max=10),
+    default=0.25,
+    show_default=True,
+    help="Seconds between screen updates (raise it over a slow link).",
+)
 @_fails_cleanly
 def ui(
-    db: Path, agents_dir: Path, policies: Path | None, read_only: bool, operator: str | None
+    db: Path,
+    agents_dir: Path,
+    policies: Path | None,
+    read_only: bool,
+    operator: str | None,
+    refresh_s: float,
 ) -> None:
     """The control room on your agents and policies. It hosts the supervisor unless a live
     one owns the database (then it attaches); with --read-only it never hosts."""
@@ -897,7 +930,24 @@ def ui(
     agents = load_agents(paths.agents)
     rules, directory = _policies_for(paths.policies, agents)
     served = Paths(paths.db, paths.agents, directory)
-    sys.exit(_run(_control_room(served, agents, rules, read_only, operator or _os_user())))
+    operator = operator or _os_user()
+    sys.exit(_run(_control_room(served, agents, rules, read_only, operator, refresh_s)))
+
+
+@contextlib.contextmanager
+def _logs_to(path: Path) -> Iterator[None]:
+    """Send log records to `path` while the control room runs: it draws on the terminal,
+    and a warning written there would scribble over the screen."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        handler.close()
 
 
 async def _control_room(
@@ -906,9 +956,11 @@ async def _control_room(
     policies: PolicySet,
     read_only: bool,
     operator: str,
+    refresh_s: float = 0.25,
 ) -> int:
     # Imported here: only this command loads Textual (the headless ones never pay for it).
     from controlroom.ui.app import make_app
+    from controlroom.ui.definitions import Definitions
 
     database = await open_database(paths.db)  # checked as `run` checks it: it may host
     try:
@@ -928,8 +980,12 @@ async def _control_room(
                 operator=operator,
                 read_only=read_only,
                 supervisor=supervisor,
+                refresh_s=refresh_s,
+                definitions=Definitions(agents, policies),
+                freeze_after_load=True,
             )
-            await app.run_async()
+            with _logs_to(paths.db.with_name(paths.db.name + ".log")):
+                await app.run_async()
         finally:
             if supervisor is not None:
                 await supervisor.stop()
@@ -950,7 +1006,8 @@ async def _control_room(
     "agent_count",
     type=click.IntRange(min=1),
     default=None,
-    help="Agents running concurrently.  [default: 100; 200 for kill-switch; 10000 for approvals]",
+    help="Agents running concurrently.  [default: 100; 200 for kill-switch; 10000 for approvals;"
+    " 1000 for ui]",
 )
 @click.option(
     "--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Steps per agent."
@@ -967,13 +1024,14 @@ async def _control_room(
 )
 @click.option(
     "--scenario",
-    type=click.Choice(["durability", "gate-overhead", "kill-switch", "approvals"]),
+    type=click.Choice(["durability", "gate-overhead", "kill-switch", "approvals", "ui"]),
     default="durability",
     show_default=True,
     help="durability: the canonical workload; gate-overhead: it with and without the "
     "governance gate, alternately, 3 runs each; kill-switch: time for `kill-switch` to pause "
     "every busy agent; approvals: memory and tasks of agents waiting for approval, and the "
-    "time from a decision to the agent running again.",
+    "time from a decision to the agent running again; ui: the control room attached while "
+    "another process journals 500 events/s (key press to screen, the app's CPU).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_fails_cleanly
@@ -994,6 +1052,10 @@ def bench(
         result = gate_overhead(agent_count or 100, steps)
     elif scenario == "approvals":
         result = approvals_benchmark(agent_count or 10_000)
+    elif scenario == "ui":
+        from controlroom.ui.bench import ui_benchmark  # only this scenario loads Textual
+
+        result = ui_benchmark(agent_count or 1000)
     else:
         mode: Synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
         result = benchmark(agent_count or 100, steps, db, mode)

@@ -74,3 +74,12 @@ def test_rendered_output_has_no_control_characters() -> None:
     assert "[link=http://evil]x[/link]" in out
     for bad in ("\x1b", "\x07", "\x00", "\x08", "\x7f", "\u202e", "\u2066", "\r"):
         assert bad not in out
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 40])
+def test_plain_text_takes_the_short_way_to_the_same_result(limit: int) -> None:
+    """Text with nothing to escape (the common case, shown without a character-by-character
+    walk) clips exactly as the walk does."""
+    for text in ("", "a", "abcde", "abcdef", "naïve café 東京", "x" * 100, "two  spaces"):
+        assert literal(text, limit).plain == visible(text, limit)
+        assert literal(text, limit).spans == []

@@ -1,9 +1,10 @@
-"""The control room's one door to the store: what the screens show and the commands they give.
+"""The control room's door to the store for what is not the journal feed (`bridge.py`): who
+supervises the database, the commands operators give, and their outcomes.
 
-Screens call these from workers; widgets never see the store. Reads go through the store's
-query functions; operator actions are queued as commands in the database (journaled by the
-supervisor that applies them), exactly as the `controlroom` command queues them, so the
-screen changes only when the supervisor's result comes back.
+Screens call these from workers; widgets never see the store. Operator actions are queued
+as commands in the database (journaled by the supervisor that applies them), exactly as the
+`controlroom` command queues them, so the screen changes only when the supervisor's result
+comes back.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from controlroom.clock import Clock
-from controlroom.domain.approvals import Approval, ApprovalStatus
-from controlroom.domain.models import AgentRecord
-from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.database import Database
-from controlroom.store.inbox import enqueue_decision
+from controlroom.store.inbox import enqueue_command, enqueue_decision
 from controlroom.store.lease import owner_is_live, read_lease, wake_owner
 
 Mode = Literal["hosting", "attached", "no supervisor"]
+CommandName = Literal["pause", "resume", "terminate", "quarantine", "kill-switch"]
 
 
 class Pokeable(Protocol):
@@ -34,16 +33,6 @@ class Pokeable(Protocol):
 
 
 @dataclass(frozen=True)
-class Overview:
-    """Everything the main screen shows, read at one moment."""
-
-    agents: tuple[AgentRecord, ...]
-    approvals: tuple[Approval, ...]
-    mode: Mode
-    owner: str  # who owns the database, for the title line
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What became of a queued command: applied, refused, or still waiting."""
 
@@ -52,16 +41,21 @@ class Outcome:
     text: str
 
 
-async def overview(db: Database, clock: Clock, hosting: bool) -> Overview:
-    """The agents, the approvals waiting, and who supervises the database."""
-    agents = await queries.list_agents(db)
-    waiting = await approval_rows.listed(db, [ApprovalStatus.PENDING])
+async def supervision(db: Database, clock: Clock, hosting: bool) -> tuple[Mode, str]:
+    """Who supervises the database: this process, a live one elsewhere, or nobody."""
     if hosting:
-        return Overview(tuple(agents), tuple(waiting), "hosting", "this process")
+        return "hosting", "this process"
     owner = await read_lease(db)
     if owner is not None and owner_is_live(owner, socket.gethostname(), clock.now_ms()):
-        return Overview(tuple(agents), tuple(waiting), "attached", owner.describe())
-    return Overview(tuple(agents), tuple(waiting), "no supervisor", "none running")
+        return "attached", owner.describe()
+    return "no supervisor", "none running"
+
+
+async def _wake(db: Database, clock: Clock, supervisor: Pokeable | None) -> None:
+    if supervisor is not None:
+        supervisor.poke()
+    else:
+        await wake_owner(db, socket.gethostname(), clock.now_ms())
 
 
 async def queue_decision(
@@ -71,15 +65,30 @@ async def queue_decision(
     approval_id: int,
     verdict: Literal["approve", "deny"],
     operator: str,
+    note: str = "",
+    arguments: dict[str, Any] | None = None,
 ) -> int:
     """Queue a decision as `controlroom approve/deny` does and wake whoever applies it;
     returns the command's id."""
-    now = clock.now_ms()
-    command_id = await enqueue_decision(db, approval_id, operator, now, verdict, via="ui")
-    if supervisor is not None:
-        supervisor.poke()
-    else:
-        await wake_owner(db, socket.gethostname(), now)
+    command_id = await enqueue_decision(
+        db, approval_id, operator, clock.now_ms(), verdict, via="ui", note=note, arguments=arguments
+    )
+    await _wake(db, clock, supervisor)
+    return command_id
+
+
+async def queue_command(
+    db: Database,
+    clock: Clock,
+    supervisor: Pokeable | None,
+    command: CommandName,
+    target: str,
+    operator: str,
+) -> int:
+    """Queue an operator command as `controlroom pause/...` does (the supervisor journals it
+    with the operator's name when it applies it); returns the command's id."""
+    command_id = await enqueue_command(db, command, target, operator, clock.now_ms())
+    await _wake(db, clock, supervisor)
     return command_id
 
 

@@ -63,10 +63,40 @@ def literal(text: str, limit: int = 200) -> Text:
 
     Escapes are shown reversed, so `\\x1b` typed by an agent differs from a real ESC.
     """
+    head = text[: limit + 1]
+    if head.isprintable():  # the common case: nothing to escape (isprintable is False for
+        # every control, format, bidi, surrogate, private-use and line-separator character)
+        if len(text) <= limit:
+            return Text(text, no_wrap=True, overflow="ellipsis", end="")
+        return Text(text[: limit - 1] + "…", no_wrap=True, overflow="ellipsis", end="")
     pieces, cut = _pieces(text, limit)
     shown = Text(no_wrap=True, overflow="ellipsis", end="")
     for piece, escaped in pieces:
         shown.append(piece, ESCAPE_STYLE if escaped else None)
     if cut:
         shown.append("…")
+    return shown
+
+
+def cell(text: str, limit: int = 200) -> str | Text:
+    """`literal` for a table cell: the plain string itself when there is nothing to escape
+    (the common case, and a string costs the collector nothing), else the escaped `Text`."""
+    head = text[: limit + 1]
+    if head.isprintable():
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    return literal(text, limit)
+
+
+def literal_block(text: str, limit: int = 4_000) -> Text:
+    """Like `literal`, but keeps line breaks (for a conversation or a result shown whole);
+    every other control character, escape and bidi mark is still made visible."""
+    shown = Text(end="")
+    for n, line in enumerate(text.split("\n")):
+        if n:
+            shown.append("\n")
+        if len(shown) >= limit:
+            shown.append("…")
+            break
+        shown.append_text(literal(line, max(1, limit - len(shown))))
+    shown.no_wrap = False
     return shown

@@ -25,4 +25,4 @@ class StatusLine(Static):
         self.kind = kind
         for other in ("info", "ok", "refused", "error"):
             self.set_class(other == kind, f"-{other}")
-        self.update(literal(message, 300))
+        self.update(literal(message, 300), layout=False)  # one line, whatever it says

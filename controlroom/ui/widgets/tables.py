@@ -1,117 +1,140 @@
-"""The agents and approvals tables: rows rendered literally, the cursor kept across reloads.
+"""The panes' tables: which columns each shows and which keys act on its rows.
 
-| Key | Action |
-| --- | --- |
-| `j` / `down` | Next row. |
-| `k` / `up` | Previous row. |
+Each pane adds its own keys (approve, pause, ...) as bindings to `screen.*` actions, so the
+key bar shows the keys of the pane in focus. Rows are keyed by what they show (agent id,
+approval id, event id) and drawn by `LineTable`, which redraws only rows that changed.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import ClassVar
 
-from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
 
-from controlroom.domain.approvals import Approval
-from controlroom.domain.models import AgentRecord
-from controlroom.ui.literal import literal
+from controlroom.ui.widgets.linetable import LineTable, Row
+
+__all__ = [
+    "AgentsTable",
+    "AlertsTable",
+    "ApprovalsTable",
+    "BreakersTable",
+    "BudgetsTable",
+    "CallsTable",
+    "Row",
+    "SyncTable",
+]
+
+_ROW: list[BindingType] = [
+    *LineTable.BINDINGS,
+    Binding("enter", "screen.open_agent", "Open", id="row.detail", tooltip="The agent's detail."),
+    Binding("y", "screen.copy_id", "Copy", id="row.copy", tooltip="Copy the id (OSC 52)."),
+]
+_MARK: list[BindingType] = [
+    Binding("space", "screen.toggle_mark", "Mark", id="row.mark", tooltip="Mark for bulk."),
+]
+_AGENT_ACTIONS: list[BindingType] = [
+    Binding(
+        "p",
+        "screen.agent_command('pause')",
+        "Pause",
+        id="agent.pause",
+        tooltip="Pause the agent (or the marked ones) at its next step, state kept.",
+    ),
+    Binding(
+        "r",
+        "screen.agent_command('resume')",
+        "Resume",
+        id="agent.resume",
+        tooltip="Resume the agent (or the marked ones) from its checkpoint.",
+    ),
+    Binding(
+        "t",
+        "screen.terminate",
+        "Terminate",
+        id="agent.terminate",
+        tooltip="Terminate the agent, compensating what it did (type its id).",
+    ),
+    Binding(
+        "x",
+        "screen.agent_command('quarantine')",
+        "Quarantine",
+        id="agent.quarantine",
+        tooltip="Hold the agent's outputs for review; it runs on.",
+    ),
+]
 
 
-def local_time(ms: int) -> str:
-    """Epoch milliseconds (UTC) as local wall time."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+class SyncTable(LineTable):
+    """A pane's table; `PANE` names the pane for the command line and the help."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _ROW
+    PANE = ""
 
 
-class _Rows(DataTable[Text]):
-    """A read-only table whose rows are replaced wholesale and whose cursor follows its row."""
+class AgentsTable(SyncTable):
+    """Every agent: identity, status, step, spend against budget, last action."""
 
+    PANE = "agents"
+    BINDINGS: ClassVar[list[BindingType]] = [*_ROW, *_MARK, *_AGENT_ACTIONS]
+    COLUMNS = (" ", "id", "agent", "status", "step", "cost/budget", "last action", "cred", "note")
+
+
+class ApprovalsTable(SyncTable):
+    """Approvals waiting (calls to approve and calls in doubt)."""
+
+    PANE = "approvals"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False, id="row.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="row.up"),
+        *_ROW,
+        *_MARK,
+        Binding(
+            "a",
+            "screen.decide('approve')",
+            "Approve",
+            id="approval.approve",
+            tooltip="Approve the highlighted approval (or every marked one).",
+        ),
+        Binding(
+            "d",
+            "screen.decide('deny')",
+            "Deny",
+            id="approval.deny",
+            tooltip="Deny with a note (marked ones: type DENY).",
+        ),
+        Binding(
+            "e",
+            "screen.edit_and_approve",
+            "Edit",
+            id="approval.edit",
+            tooltip="Edit the call's arguments, then approve the edited call.",
+        ),
     ]
-    COLUMNS: tuple[str, ...] = ()
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.add_columns(*self.COLUMNS)
-
-    def replace_rows(self, rows: Sequence[tuple[str, list[Text]]]) -> None:
-        """Show `rows` (key, cells), keeping the cursor on the same key if it is still there."""
-        current = self.highlighted_key
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        keys = [key for key, _ in rows]
-        if current in keys:
-            self.move_cursor(row=keys.index(current), animate=False)
-
-    @property
-    def highlighted_key(self) -> str | None:
-        """The key of the row under the cursor, if any."""
-        if self.row_count == 0 or not self.is_valid_row_index(self.cursor_row):
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if key is None else str(key)
+    COLUMNS = (" ", "id", "agent id", "tool", "amount", "tier", "expires", "arguments")
 
 
-class AgentsTable(_Rows):
-    """Every agent: id, definition, status, step, and its error, result or task."""
+class CallsTable(SyncTable):
+    """The tool-call stream, newest last: each call's verdicts and why."""
 
-    COLUMNS = ("id", "agent", "status", "step", "note")
-
-    def show(self, records: Sequence[AgentRecord]) -> None:
-        """Render `records`."""
-        self.replace_rows(
-            [
-                (
-                    r.id,
-                    [
-                        literal(r.id, 40),
-                        literal(r.agent, 30),
-                        Text(r.status.value),
-                        Text(str(r.step)),
-                        literal(r.error or r.result or r.task, 120),
-                    ],
-                )
-                for r in records
-            ]
-        )
+    PANE = "calls"
+    COLUMNS = ("time", "agent id", "tool", "verdict", "why")
 
 
-class ApprovalsTable(_Rows):
-    """Approvals waiting: the call, its tier and amount, and when it expires."""
+class BudgetsTable(SyncTable):
+    """Spend against budget per agent, its recent rate and where its breaker trips."""
 
-    COLUMNS = ("id", "agent id", "tool", "amount", "tier", "expires", "arguments")
+    PANE = "budgets"
+    COLUMNS = ("agent id", "spent", "budget", "meter", "rate (2 min)", "breaker")
 
-    def show(self, approvals: Sequence[Approval]) -> None:
-        """Render `approvals`."""
-        self.replace_rows(
-            [
-                (
-                    str(a.id),
-                    [
-                        Text(str(a.id)),
-                        literal(a.agent_id, 40),
-                        literal(a.tool, 30),
-                        Text(f"${a.amount:,.2f}" if a.amount is not None else "-"),
-                        literal(a.tier, 12),
-                        Text(local_time(a.expires_ms) if a.expires_ms is not None else "-"),
-                        literal(json.dumps(a.arguments, ensure_ascii=False, sort_keys=True), 120),
-                    ],
-                )
-                for a in approvals
-            ]
-        )
 
-    @property
-    def highlighted_approval(self) -> int | None:
-        """The id of the approval under the cursor, if any."""
-        key = self.highlighted_key
-        return None if key is None else int(key)
+class BreakersTable(SyncTable):
+    """Agents stopped, waiting or with outputs held, and why."""
+
+    PANE = "breakers"
+    BINDINGS: ClassVar[list[BindingType]] = [*_ROW, *_AGENT_ACTIONS]
+    COLUMNS = ("agent id", "agent", "state", "why")
+
+
+class AlertsTable(SyncTable):
+    """Loops, injections, rate limits, breakers, failed notifications, newest last."""
+
+    PANE = "alerts"
+    COLUMNS = ("time", "agent id", "kind", "alert")
