@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cr_support import Harness
 from payer import PAID, PAYER
+from test_approvals import SENT, TRANSFERRER
 from textual.widgets import Input
 from ui_support import (
     NARROW,
@@ -32,7 +33,12 @@ from controlroom.store.inbox import submit_agent
 from controlroom.ui.app import ControlRoomApp, make_app
 from controlroom.ui.definitions import Definitions
 from controlroom.ui.screens.agent import AgentScreen
-from controlroom.ui.screens.dialogs import ArgumentsDialog, NoteDialog, TypedConfirm
+from controlroom.ui.screens.dialogs import (
+    ArgumentsDialog,
+    NoteDialog,
+    ResolveDialog,
+    TypedConfirm,
+)
 from controlroom.ui.screens.help import HelpScreen
 from controlroom.ui.screens.main import MainScreen
 
@@ -526,3 +532,30 @@ async def test_no_color_still_shows_the_cursor_and_the_marks(
         assert any(segment.style and segment.style.reverse for segment in cursor_line)
         other_line = approvals.render_line(2)
         assert not any(segment.style and segment.style.reverse for segment in other_line)
+
+
+async def test_a_call_in_doubt_is_resolved_with_one_key(harness: Harness) -> None:
+    """An in-doubt call is not approved or denied: `a` asks whether it happened, `r` runs
+    it again with the same key, and the agent completes; `d` and bulk actions refuse it."""
+    SENT.clear()
+    await harness.submit("transferrer", "move 70")
+    await harness.run_until_idle([TRANSFERRER])
+    supervisor = harness.supervisor([TRANSFERRER], poll_interval_s=0.5)
+    await supervisor.start()
+    try:
+        app = make_app(harness.db, clock=harness.clock, operator="ann", supervisor=supervisor)
+        async with app.run_test(size=WIDE) as pilot:
+            await loaded(pilot, app, agents=1, approvals=1)
+            assert column(app, "approvals", 5) == ["in doubt"]
+            await pilot.press("2", "d")
+            assert "call in doubt" in status(app).message and status(app).kind == "refused"
+            await pilot.press("a")
+            assert isinstance(app.screen, ResolveDialog)
+            await pilot.press("r")
+            await settled(pilot, app)
+            await until(pilot, lambda: column(app, "agents", 3) == ["completed"], tries=1000)
+    finally:
+        await supervisor.stop()
+    decided = await journal(harness.db, "approval_decided")
+    assert [(d["verdict"], d["approvers"]) for d in decided] == [("retry", ["ann"])]
+    assert len(SENT) == 2 and len(set(SENT)) == 1, "retried once, with the same key"

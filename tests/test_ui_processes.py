@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,14 @@ def _eventually(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition never held"
         time.sleep(0.05)
+
+
+def _count(db: Path, sql: str) -> int:
+    """A count from `db`, or -1 while the file is not there or not yet a database."""
+    try:
+        return int(query(db, sql)[0][0]) if db.exists() else -1
+    except sqlite3.OperationalError:
+        return -1
 
 
 def _ledger(workdir: Path) -> list[dict[str, Any]]:
@@ -139,10 +148,11 @@ def test_demo_opens_the_control_room_and_resumes_after_a_close(
     home = workdir / "demo"
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONTROLROOM_")}
     env.update({"CONTROLROOM_DEMO_PACE": "0.05", "PYTHONUNBUFFERED": "1"})
+    started = "SELECT COUNT(*) FROM events WHERE kind = 'supervisor_started'"
     first = Terminal(["demo", "--home", home], workdir, env, WIDE)
     terminals.append(first)
     db = home / "demo.db"
-    _eventually(lambda: db.exists() and query(db, "SELECT COUNT(*) FROM approvals")[0][0] >= 2)
+    _eventually(lambda: _count(db, "SELECT COUNT(*) FROM approvals") >= 2)
     first.type("q")
     assert first.wait(30) == 0, first.text()
     agents = query(db, "SELECT COUNT(*) FROM agents")[0][0]
@@ -150,15 +160,19 @@ def test_demo_opens_the_control_room_and_resumes_after_a_close(
 
     again = Terminal(["demo", "--home", home], workdir, env, WIDE)
     terminals.append(again)
-    _eventually(
-        lambda: (
-            query(db, "SELECT COUNT(*) FROM events WHERE kind = 'supervisor_started'")[0][0] == 2
-        )
-    )
+    _eventually(lambda: _count(db, started) == 2)
     again.type("q")
     assert again.wait(30) == 0, again.text()
     assert query(db, "SELECT COUNT(*) FROM agents")[0][0] == agents
     assert chain_break(db) is None
+
+    fresh = Terminal(["demo", "--home", home, "--reset"], workdir, env, WIDE)
+    terminals.append(fresh)
+    _eventually(lambda: _count(db, started) == 1)
+    fresh.type("q")
+    assert fresh.wait(30) == 0, fresh.text()
+    assert query(db, "SELECT COUNT(*) FROM agents")[0][0] == agents, "the same tasks, anew"
+    assert query(db, started)[0][0] == 1
 
 
 def test_ui_on_a_file_that_is_not_a_database_fails_in_one_line(cli: Cli, workdir: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from controlroom.clock import Clock
+from controlroom.domain.approvals import Verdict
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.inbox import enqueue_command, enqueue_decision
@@ -63,7 +64,7 @@ async def queue_decision(
     clock: Clock,
     supervisor: Pokeable | None,
     approval_id: int,
-    verdict: Literal["approve", "deny"],
+    verdict: Verdict,
     operator: str,
     note: str = "",
     arguments: dict[str, Any] | None = None,

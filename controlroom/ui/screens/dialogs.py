@@ -67,6 +67,36 @@ class TypedConfirm(_Dialog[bool]):
             self.refuse(f"type {self.expected} exactly to go ahead, or escape to cancel")
 
 
+class ResolveDialog(ModalScreen[str | None]):
+    """An in-doubt call: did it happen? One key answers (the call is pinned by the caller):
+    `h` it happened (the agent is told so), `r` run it again with the same idempotency key,
+    `a` abort it (the agent is told it did not run)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_CANCEL,
+        Binding("h", "answer('happened')", "Happened", id="resolve.happened"),
+        Binding("r", "answer('retry')", "Retry", id="resolve.retry"),
+        Binding("a", "answer('abort')", "Abort", id="resolve.abort"),
+    ]
+
+    def __init__(self, title: str, explanation: str) -> None:
+        super().__init__()
+        self._title = title
+        self._explanation = explanation
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(literal(self._title, 200), classes="dialog-title")
+            yield Static(literal(self._explanation, 600), classes="dialog-text")
+            yield Static("h happened · r retry · a abort · escape cancel", markup=False)
+
+    def action_answer(self, verdict: str) -> None:
+        self.dismiss(verdict)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class NoteDialog(_Dialog[str]):
     """A note to go with a decision (may be empty)."""
 

@@ -23,13 +23,19 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
+from controlroom.domain.approvals import Approval, ApprovalKind, Verdict
 from controlroom.ui import data, rows
 from controlroom.ui.bridge import RoomChanged
 from controlroom.ui.commands import PANES, Command, CommandError, parse
 from controlroom.ui.literal import literal, visible
 from controlroom.ui.projection import Touched
 from controlroom.ui.screens.base import RoomScreen
-from controlroom.ui.screens.dialogs import ArgumentsDialog, NoteDialog, TypedConfirm
+from controlroom.ui.screens.dialogs import (
+    ArgumentsDialog,
+    NoteDialog,
+    ResolveDialog,
+    TypedConfirm,
+)
 from controlroom.ui.widgets.keybar import KeyBar
 from controlroom.ui.widgets.status import Kind, StatusLine
 from controlroom.ui.widgets.tables import (
@@ -57,6 +63,13 @@ TITLES = {
 SHOWN_LINES = 500  # stream and alert rows kept on screen (the journal keeps them all)
 AgentCommand = Literal["pause", "resume", "quarantine"]
 T = TypeVar("T")
+
+
+_RESOLUTIONS: dict[str, Verdict] = {"happened": "happened", "retry": "retry", "abort": "abort"}
+
+
+def _in_doubt(approval: Approval | None) -> bool:
+    return approval is not None and approval.kind is ApprovalKind.IN_DOUBT
 
 
 def _newest(lines: Sequence[T], count: int) -> list[T]:
@@ -567,6 +580,18 @@ class MainScreen(RoomScreen):
         if not targets:
             self.status.report(f"{verdict}: no approval highlighted", "refused")
             return
+        room = self.control.room
+        in_doubt = [n for n in targets if _in_doubt(room.approvals.get(n))]
+        if in_doubt:
+            if len(targets) > 1 or verdict != "approve":
+                self.status.report(
+                    f"#{in_doubt[0]} is a call in doubt: resolve it alone, with a "
+                    "(happened, retry or abort)",
+                    "refused",
+                )
+                return
+            self._resolve(targets[0])
+            return
         if verdict == "approve":
             self.decide(targets, "approve", "")
             return
@@ -590,6 +615,24 @@ class MainScreen(RoomScreen):
             lambda confirmed: self._deny_with(targets, "bulk deny" if confirmed else None),
         )
 
+    def _resolve(self, approval_id: int) -> None:
+        approval = self.control.room.approvals[approval_id]
+        arguments = json.dumps(approval.arguments, ensure_ascii=False, sort_keys=True)
+        dialog = ResolveDialog(
+            f"#{approval_id}: did {approval.tool} happen?",
+            f"{approval.agent_id} called {approval.tool} {arguments} and its outcome is "
+            f"unknown ({approval.why}). Check the system it acts on, then answer.",
+        )
+
+        def answered(answer: str | None) -> None:
+            verdict = _RESOLUTIONS.get(answer or "")
+            if verdict is not None:
+                self.decide([approval_id], verdict, "")
+            else:
+                self.status.report(f"#{approval_id} left in doubt")
+
+        self.app.push_screen(dialog, answered)
+
     def _deny_with(self, targets: list[int], note: str | None) -> None:
         if note is None:
             self.status.report("deny cancelled")
@@ -603,6 +646,9 @@ class MainScreen(RoomScreen):
         approval = self.control.room.approvals.get(int(key)) if key is not None else None
         if approval is None:
             self.status.report("edit: no approval highlighted", "refused")
+            return
+        if _in_doubt(approval):
+            self.status.report(f"#{approval.id} is a call in doubt: a resolves it", "refused")
             return
         pinned = approval.id
         self.app.push_screen(
@@ -621,7 +667,7 @@ class MainScreen(RoomScreen):
     def decide(
         self,
         targets: list[int],
-        verdict: Literal["approve", "deny"],
+        verdict: Verdict,
         note: str,
         arguments: dict[str, object] | None = None,
     ) -> None:
@@ -633,7 +679,7 @@ class MainScreen(RoomScreen):
     async def _queue_decisions(
         self,
         targets: list[int],
-        verdict: Literal["approve", "deny"],
+        verdict: Verdict,
         note: str,
         arguments: dict[str, object] | None,
     ) -> None:
