@@ -14,6 +14,7 @@ import getpass
 import json
 import logging
 import os
+import select
 import shlex
 import signal
 import socket
@@ -33,6 +34,7 @@ from controlroom import demo as demo_mod
 from controlroom.clock import SystemClock
 from controlroom.config import bundled_agents_dir, bundled_policies_dir, data_dir
 from controlroom.domain.approvals import Approval, ApprovalKind, ApprovalStatus, Verdict
+from controlroom.domain.costs import AgentSpend, GroupBy, roll_up
 from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
@@ -47,7 +49,9 @@ from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.audit import AuditReport, export_rows, verify_journal
+from controlroom.store.costs import agent_spend
 from controlroom.store.database import Database, Synchronous, open_database
+from controlroom.store.follow import POLL_S, journal_tail
 from controlroom.store.inbox import enqueue_command, enqueue_decision, submit_agent
 from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
 
@@ -264,6 +268,13 @@ async def _serve(
     default=None,
     help="Budget for this task in USD.",
 )
+@click.option(
+    "--parent",
+    default=None,
+    metavar="AGENT_ID",
+    help="Run it as a sub-agent of AGENT_ID: its spend rolls up into that task "
+    "(and --user defaults to the parent's).",
+)
 @_fails_cleanly
 def submit(
     db: Path,
@@ -273,6 +284,7 @@ def submit(
     task: str,
     user: str | None,
     budget: float | None,
+    parent: str | None,
 ) -> None:
     """Queue TASK for AGENT; a running supervisor picks it up, or the next one started."""
     paths = _paths(db, agents_dir, policies)
@@ -286,8 +298,18 @@ def submit(
     async def go() -> AgentRecord:
         database = await open_database(paths.db, integrity_check=False)
         try:
+            owner = user
+            if owner is None and parent is not None:
+                above = await queries.get_agent(database, parent)
+                owner = above.user if above is not None else None
             record = await submit_agent(
-                database, agent_name, task, user or _os_user(), budget, _CLOCK.now_ms()
+                database,
+                agent_name,
+                task,
+                owner or _os_user(),
+                budget,
+                _CLOCK.now_ms(),
+                parent_id=parent,
             )
             await wake_owner(database, socket.gethostname(), _CLOCK.now_ms())
             return record
@@ -459,6 +481,43 @@ _operator_command(
     "its final result is held.",
 )
 _operator_command("kill-switch", "Pause every agent now.", takes_target=False)
+
+
+@main.command()
+@_common
+@_delivered("Operator name (default: OS user).")
+@click.argument("target", metavar="AGENT")
+@click.argument("usd", type=click.FloatRange(min=0))
+@_fails_cleanly
+def budget(
+    db: Path,
+    agents_dir: Path,
+    policies: Path | None,
+    operator: str | None,
+    wait_s: float,
+    target: str,
+    usd: float,
+) -> None:
+    """Set AGENT's task budget to USD; an agent its budget breaker paused goes on if the new
+    budget is above what it spent."""
+    paths = _paths(db, agents_dir, policies)
+
+    async def go() -> tuple[str, bool]:
+        database = await open_database(paths.db, create=False, integrity_check=False)
+        try:
+            if await queries.get_agent(database, target) is None:
+                raise UnknownAgent(f"no agent {target!r} in {paths.db}")
+            command_id = await enqueue_command(
+                database, "budget", target, operator or _os_user(), _CLOCK.now_ms(), {"usd": usd}
+            )
+            return await _handed_over(database, command_id, f"budget {target}", wait_s)
+        finally:
+            await database.close()
+
+    text, _refused = _run(go())
+    click.echo(text)
+    if text.startswith("refused"):
+        sys.exit(1)
 
 
 # -- approvals --------------------------------------------------------------------------------
@@ -684,6 +743,100 @@ def webhooks_serve(
         )
 
 
+# -- events -----------------------------------------------------------------------------------
+
+
+@main.command()
+@_common
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Keep printing events as they are committed, until SIGINT or SIGTERM.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line, as `run` prints them."
+)
+@click.option(
+    "--after",
+    "after_id",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="ID",
+    help="Only events after event ID (resume from the last id a stream printed).",
+)
+@_fails_cleanly
+def events(
+    db: Path, agents_dir: Path, policies: Path | None, follow: bool, as_json: bool, after_id: int
+) -> None:
+    """Print the journal's events in order; with --follow, keep printing them as they are
+    committed (for log shippers, which resume with --after <last id>).
+
+    A reader only: it works while a supervisor owns the database. It exits 0 on SIGINT or
+    SIGTERM, and quietly when the reader of its output goes away.
+    """
+    paths = _paths(db, agents_dir, policies)
+    show = _print_json_line if as_json else _print_event_line
+    sys.exit(_run(_stream_events(paths.db, after_id, follow, show)))
+
+
+def _print_event_line(entry: JournalEntry) -> None:
+    sys.stdout.write(f"{entry.id:>6}  {demo_mod.summary_line(entry)}\n")
+    sys.stdout.flush()
+
+
+async def _stream_events(
+    db_path: Path, after_id: int, follow: bool, show: Callable[[JournalEntry], None]
+) -> int:
+    # A signal ends the stream between two events, so the last line printed is whole and
+    # `--after <its id>` resumes exactly after it.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    database = await open_database(db_path, create=False, integrity_check=False)
+    watching = asyncio.create_task(_until_reader_gone(stop)) if follow else None
+    try:
+        tail = journal_tail(database, after_id, follow=follow, stop=stop)
+        async with contextlib.aclosing(tail) as entries:
+            async for entry in entries:
+                try:
+                    show(entry)
+                except BrokenPipeError:  # the reader went away: nobody to tell
+                    _stdout_to_devnull()
+                    return 0
+        return 0
+    finally:
+        if watching is not None:
+            watching.cancel()
+        await database.close()
+
+
+async def _until_reader_gone(stop: asyncio.Event) -> None:
+    """Set `stop` once stdout is a pipe nobody reads any more. A follower waiting for the
+    next event would otherwise only find out when it writes, which may be never."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if not hasattr(select, "poll"):
+        return
+    poller = select.poll()
+    poller.register(fd, 0)  # no events asked for: only POLLERR, POLLHUP and POLLNVAL come
+    while not stop.is_set():
+        if poller.poll(0):
+            _stdout_to_devnull()
+            stop.set()
+            return
+        await asyncio.sleep(POLL_S)
+
+
+def _stdout_to_devnull() -> None:
+    # So that the interpreter's last flush of stdout at exit does not fail again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 # -- audit ------------------------------------------------------------------------------------
 
 
@@ -829,6 +982,80 @@ def _policies_for(
             return PolicySet(), None
         directory = default
     return _checked_policies(directory, agents), directory
+
+
+# -- costs ------------------------------------------------------------------------------------
+
+
+@main.command()
+@_common
+@click.option(
+    "--by",
+    "group_by",
+    type=click.Choice(["task", "agent", "user"]),
+    default="task",
+    show_default=True,
+    help="task: each submitted task with its sub-agents; agent: each agent definition; "
+    "user: each submitter.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_fails_cleanly
+def costs(
+    db: Path, agents_dir: Path, policies: Path | None, group_by: GroupBy, as_json: bool
+) -> None:
+    """What the model turns cost, from the journal; turns of unknown cost are counted and
+    left out of the totals, never guessed."""
+    paths = _paths(db, agents_dir, policies)
+    spends = _run(_load_spend(paths.db))
+    lines = roll_up(spends, group_by)
+    unknown = sum(line.unknown_cost_turns for line in lines)
+    total = sum(line.cost_micro_usd for line in lines) / 1_000_000
+    if as_json:
+        report = {
+            "by": group_by,
+            "total_usd": total,
+            "unknown_cost_turns": unknown,
+            "excludes": f"{unknown} model turn(s) of unknown cost" if unknown else "nothing",
+            "lines": [
+                {
+                    group_by: line.key,
+                    "cost_usd": line.cost_usd,
+                    "agents": line.agents,
+                    "turns": line.turns,
+                    "unknown_cost_turns": line.unknown_cost_turns,
+                    "input_tokens": line.input_tokens,
+                    "output_tokens": line.output_tokens,
+                }
+                for line in lines
+            ],
+        }
+        click.echo(json.dumps(report))
+        return
+    click.echo(
+        f"{group_by:<24} {'cost':>12} {'agents':>6} {'turns':>6} {'unknown':>7}"
+        f" {'tokens in/out':>16}"
+    )
+    for line in lines:
+        tokens = f"{line.input_tokens}/{line.output_tokens}"
+        click.echo(
+            f"{_one_line(line.key, 24):<24} {_usd(line.cost_usd):>12} {line.agents:>6}"
+            f" {line.turns:>6} {line.unknown_cost_turns:>7} {tokens:>16}"
+        )
+    click.echo(f"{'total':<24} {_usd(total):>12}")
+    if unknown:
+        click.echo(f"excludes {unknown} model turn(s) of unknown cost")
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+async def _load_spend(db_path: Path) -> list[AgentSpend]:
+    database = await open_database(db_path, create=False, integrity_check=False)
+    try:
+        return await agent_spend(database)
+    finally:
+        await database.close()
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
 from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
+from controlroom.providers.registry import DEFAULT_ENDPOINTS, EndpointSettings
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions, default_model_for
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
@@ -288,10 +289,13 @@ class Harness:
         agents: Iterable[AgentSpec],
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
-        model_for: Callable[[AgentSpec], Model] = default_model_for,
+        model_for: Callable[[AgentSpec], Model] | None = default_model_for,
         notifier: Notifier | None = None,
+        endpoints: Mapping[str, EndpointSettings] = DEFAULT_ENDPOINTS,
         **options: Any,
     ) -> Supervisor:
+        """The real supervisor on this database. Models are scripted only unless
+        `model_for` is None (then its own providers, on `endpoints`, serve them)."""
         settings: dict[str, Any] = {"poll_interval_s": 0.01, "backoff": no_backoff}
         settings.update(options)
         return Supervisor(
@@ -304,6 +308,7 @@ class Harness:
             policies_dir=policies_dir,
             model_for=model_for,
             notifier=notifier,
+            endpoints=endpoints,
         )
 
     async def run_until_idle(

@@ -79,14 +79,7 @@ class HttpServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            request_line, *header_lines = head.strip().split("\r\n")
-            method, path, _ = request_line.split(" ", 2)
-            headers = {}
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            method, path, headers, body = await read_request(reader)
             self.received.append(Received(method, path, headers, body, time.monotonic()))
             step = self.script.pop(0) if self.script else self.default
             if step == HANG:
@@ -111,6 +104,19 @@ class HttpServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
             self._tasks.discard(task)
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes]:
+    """One HTTP/1.1 request off the wire: method, path, headers (lower-case names), body."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    request_line, *header_lines = head.strip().split("\r\n")
+    method, path, _ = request_line.split(" ", 2)
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return method, path, headers, body
 
 
 @contextlib.asynccontextmanager

@@ -296,6 +296,27 @@ class AgentTerminated(Event):
     compensated: int
 
 
+class ModelBreakerChanged(Event):
+    """A model endpoint's circuit breaker moved (closed, open: turns fail at once without a
+    request; half-open: one probe after a cool-down)."""
+
+    kind: ClassVar[str] = "model_breaker_changed"
+    endpoint: str
+    previous: str
+    state: str
+    consecutive_failures: int
+    reason: str
+
+
+class BudgetChanged(Event):
+    """An operator set the task's budget (`budget_usd`): the budget breaker trips on the
+    new line from now on."""
+
+    kind: ClassVar[str] = "budget_changed"
+    budget_usd: float
+    operator: str
+
+
 class OperatorActed(Event):
     """An operator command was applied (or refused), with who gave it."""
 
@@ -377,6 +398,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentCompleted,
         AgentFailed,
         AgentTerminated,
+        BudgetChanged,
+        ModelBreakerChanged,
         OperatorActed,
         SupervisorStarted,
         ChainHeadSigned,

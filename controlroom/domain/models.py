@@ -18,9 +18,10 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    input_tokens: int = 0
+    input_tokens: int = 0  # all the prompt's tokens, cached ones included
     output_tokens: int = 0
     cost_usd: float | None = 0.0
+    cached_input_tokens: int = 0  # of input_tokens, those served from the provider's cache
 
 
 class ToolCall(BaseModel):

@@ -231,10 +231,33 @@ class NotificationRoute(_Strict):
         return self
 
 
+class Price(_Strict):
+    """What a model's tokens cost, in USD per million (`[prices."openai:gpt-4o-mini"]`).
+    Cached input tokens cost `cached_input_per_million`, or the input price if not set."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+    cached_input_per_million: float | None = Field(default=None, ge=0)
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0) -> float:
+        cached = min(cached_input_tokens, input_tokens)
+        cached_rate = (
+            self.input_per_million
+            if self.cached_input_per_million is None
+            else self.cached_input_per_million
+        )
+        return (
+            (input_tokens - cached) * self.input_per_million
+            + cached * cached_rate
+            + output_tokens * self.output_per_million
+        ) / 1_000_000
+
+
 class PolicyFile(_Strict):
     """One `policies/*.toml` file."""
 
     agent: dict[str, AgentPolicy] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=dict)
     approvers: tuple[ApproverRule, ...] = ()
     roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notify: tuple[NotificationRoute, ...] = ()

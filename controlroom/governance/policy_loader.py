@@ -26,6 +26,7 @@ from controlroom.governance.policy import (
     ApproverRule,
     NotificationRoute,
     PolicyFile,
+    Price,
 )
 
 
@@ -48,6 +49,7 @@ class PolicySet:
     notify: tuple[NotificationRoute, ...] = ()
     files: tuple[Path, ...] = ()
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)  # by model, e.g. "openai:gpt-4o"
 
     def for_agent(self, name: str) -> AgentPolicy:
         return self.agents.get(name, DEFAULT_POLICY)
@@ -68,6 +70,8 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
     notify: list[NotificationRoute] = []
     roles: dict[str, tuple[str, ...]] = {}
     role_defined_in: dict[str, Path] = {}
+    prices: dict[str, Price] = {}
+    price_defined_in: dict[str, Path] = {}
     files = tuple(sorted(directory.glob("*.toml")))
     for path in files:
         parsed = _read(path, problems)
@@ -94,11 +98,17 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
                 continue
             roles[role] = members
             role_defined_in[role] = path
+        for model, price in policy.prices.items():
+            if model in price_defined_in:
+                checker.report(("prices", model), f"already defined in {price_defined_in[model]}")
+                continue
+            prices[model] = price
+            price_defined_in[model] = path
         approvers.extend(policy.approvers)
         notify.extend(policy.notify)
     if problems:
         raise PolicyError(problems)
-    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles)
+    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles, prices)
 
 
 def _read(path: Path, problems: list[str]) -> tuple[PolicyFile, str] | None:

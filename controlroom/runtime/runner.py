@@ -76,6 +76,7 @@ from controlroom.governance.policy import AgentPolicy, LoopLimits, budget_in_for
 from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.approvals import ApprovalDesk, call_digest
+from controlroom.runtime.costs import priced
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
 from controlroom.runtime.keys import canonical_json, effect_key
@@ -108,6 +109,11 @@ _INSERT_RESOURCE = (
 def backoff_seconds(attempt: int, base: float = 0.05, cap: float = 5.0) -> float:
     """Exponential backoff before retry number `attempt` (1-based)."""
     return float(min(cap, base * (2 ** (attempt - 1))))
+
+
+# What a tripped breaker's pause says: "breaker tripped on budget: spent $... of a $... budget".
+BREAKER_TRIPPED = "breaker tripped on"
+BUDGET_BREAKER = f"{BREAKER_TRIPPED} budget"
 
 
 @dataclass(frozen=True)
@@ -534,6 +540,11 @@ class AgentRunner:
                 await self._abandonable(self._services.clock.sleep(self._services.backoff(attempt)))
                 continue
             crashpoints.reached("after-model-turn")
+            if turn.usage.cost_usd is None:
+                prices = self._services.gate.policies.prices
+                turn = turn.model_copy(
+                    update={"usage": priced(turn.usage, self.spec.model, prices)}
+                )
             return _with_call_ids(turn, step)
 
     # -- one call ---------------------------------------------------------------------------
@@ -921,6 +932,10 @@ class AgentRunner:
             )
         return f"error: {error}"
 
+    def set_task_budget(self, budget_usd: float) -> None:
+        """An operator set the task's budget: it binds from the next check on."""
+        self._fixed_budget = budget_in_force(budget_usd, self.spec.budget_usd)
+
     def _trip(self, step: int, cause: str, detail: str) -> str:
         """Trip the agent's breaker: journal the alert, pause after this step (state kept).
 
@@ -928,7 +943,7 @@ class AgentRunner:
         """
         state = self._state
         assert state is not None
-        reason = f"breaker tripped on {cause}: {detail}"
+        reason = f"{BREAKER_TRIPPED} {cause}: {detail}"
         if cause not in self._tripped:  # later calls of the same turn are refused quietly
             self._tripped.add(cause)
             self._pending.append(

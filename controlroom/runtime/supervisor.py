@@ -16,7 +16,7 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,9 @@ from controlroom.domain.events import (
     AgentQuarantined,
     AgentResumed,
     AgentTerminated,
+    BudgetChanged,
     Event,
+    ModelBreakerChanged,
     OperatorActed,
     ResourceCompensated,
     SupervisorStarted,
@@ -39,10 +41,13 @@ from controlroom.domain.specs import AgentSpec, ToolContext
 from controlroom.errors import ControlRoomError
 from controlroom.governance.gate import Gate
 from controlroom.governance.identity import CredentialAuthority
+from controlroom.governance.policy import budget_in_force
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import TokenFactory, random_token
 from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
+from controlroom.providers.breaker import BreakerChanged
+from controlroom.providers.registry import DEFAULT_ENDPOINTS, EndpointSettings, Providers
 from controlroom.providers.scripted import ScriptedModel
 from controlroom.runtime import wakeup
 from controlroom.runtime.anchoring import JournalSigner
@@ -52,7 +57,7 @@ from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decision
 from controlroom.runtime.invoke import call_function
 from controlroom.runtime.notifications import Dispatcher
 from controlroom.runtime.policy_watch import PolicyWatcher
-from controlroom.runtime.runner import AgentRunner, RunnerServices, backoff_seconds
+from controlroom.runtime.runner import BUDGET_BREAKER, AgentRunner, RunnerServices, backoff_seconds
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
 from controlroom.store.database import Database
@@ -73,11 +78,13 @@ COMMANDS = (
     "terminate",
     "quarantine",
     "kill-switch",
+    "budget",
     "decide",
     "decision-refused",
 )
 _MARK_COMMAND = "UPDATE commands SET status = ?, applied_ms = ?, outcome = ? WHERE id = ?"
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ?, error = ? WHERE id = ?"
+_SET_BUDGET = "UPDATE agents SET budget_usd = ?, updated_ms = ? WHERE id = ?"
 _MARK_RESOURCE = "UPDATE resources SET status = ?, updated_ms = ? WHERE id = ?"
 _PAUSABLE = (
     AgentStatus.QUEUED,
@@ -93,7 +100,7 @@ class LeaseLost(ControlRoomError):
 
 
 def default_model_for(spec: AgentSpec) -> Model:
-    """The built-in provider registry (real providers arrive with their own issue)."""
+    """The scripted model only (tests that must never reach a network use this)."""
     if spec.model == "scripted" and spec.script is not None:
         return ScriptedModel(spec.script)
     raise ControlRoomError(
@@ -137,11 +144,12 @@ class Supervisor:
         clock: Clock | None = None,
         tokens: TokenFactory = random_token,
         bus: EventBus | None = None,
-        model_for: Callable[[AgentSpec], Model] = default_model_for,
+        model_for: Callable[[AgentSpec], Model] | None = None,
         options: SupervisorOptions | None = None,
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
         notifier: Notifier | None = None,
+        endpoints: Mapping[str, EndpointSettings] = DEFAULT_ENDPOINTS,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -173,11 +181,16 @@ class Supervisor:
             db, self.writer, self.clock, self.gate, self.desk, agents, self.identity
         )
         self.notifications = Dispatcher(db, self.writer, self.identity, self.clock, notifier)
+        # Real models' endpoints: one shared HTTP client and circuit breaker per endpoint,
+        # every breaker transition journaled. `model_for`, if given, replaces them.
+        self.providers = Providers(
+            endpoints, clock=self.clock, on_breaker=self._model_breaker_changed
+        )
         self._services = RunnerServices(
             self.writer,
             self.clock,
             self.gate,
-            model_for,
+            model_for or self._model_for,
             self.desk,
             self.options.backoff,
             authority=authority,
@@ -297,6 +310,7 @@ class Supervisor:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        await self.providers.aclose()
         if self._fatal is None:
             await self._journal(SupervisorStopped(reason=self._stop_reason or "stopped"))
             await self._signer.sign()
@@ -371,6 +385,23 @@ class Supervisor:
             return
         if running is not None and running.runner.waits_on_earlier:
             self._aside(self._resume_if_settled(agent_id), f"recheck:{agent_id}")
+
+    def _model_for(self, spec: AgentSpec) -> Model:
+        return self.providers.model_for(
+            spec.model, script=spec.script, attempts=spec.model_attempts
+        )
+
+    def _model_breaker_changed(self, change: BreakerChanged) -> None:
+        """Journal a model endpoint's breaker moving (called from inside a turn: the event is
+        committed aside, so the turn is not held up)."""
+        event = ModelBreakerChanged(
+            endpoint=change.endpoint,
+            previous=change.previous,
+            state=change.state,
+            consecutive_failures=change.consecutive_failures,
+            reason=change.reason,
+        )
+        self._aside(self._journal(event), f"model-breaker:{change.endpoint}")
 
     def _aside(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -512,6 +543,8 @@ class Supervisor:
             outcome = await self._resume(command.target, command.operator)
         elif command.command == "quarantine":
             outcome = await self._quarantine(command.target, f"quarantined by {command.operator}")
+        elif command.command == "budget":
+            outcome = await self._set_budget(command, (command.payload or {}).get("usd"))
         else:
             outcome = f"unknown command {command.command!r}"
         await self._finish_command(command, outcome)
@@ -635,6 +668,44 @@ class Supervisor:
         parts = [f"quarantined {', '.join(done)}: outputs held for review"] if done else []
         parts += [f"not quarantined: {'; '.join(others)}"] if others else []
         return "; ".join(parts)
+
+    async def _set_budget(self, command: queries.StoredCommand, usd: object) -> str:
+        """Set a task's budget; an agent its budget breaker paused goes on if the new line is
+        above what it spent, and one running is held to the new line at its next check."""
+        if not isinstance(usd, int | float) or isinstance(usd, bool) or usd < 0:
+            return f"refused: budget {usd!r} is not an amount of USD"
+        record = await queries.get_agent(self.db, command.target)
+        if record is None or record.status.is_terminal:
+            return f"refused: no live agent {command.target!r}"
+        budget = float(usd)
+        await self.writer.commit(
+            [
+                PendingEvent(
+                    record.id,
+                    f"operator:{command.operator}",
+                    0,
+                    BudgetChanged(budget_usd=budget, operator=command.operator),
+                )
+            ],
+            statements=[Statement(_SET_BUDGET, (budget, self.clock.now_ms(), record.id))],
+        )
+        running = self._running.get(record.id)
+        if running is not None:
+            running.runner.set_task_budget(budget)
+        outcome = f"budget of {record.id} set to ${budget:,.2f}"
+        if record.status is AgentStatus.PAUSED and (record.error or "").startswith(BUDGET_BREAKER):
+            stored = await queries.load_agent(self.db, record.id)
+            spent = stored.state.cost_usd if stored is not None and stored.state else 0.0
+            spec = self.agents.get(record.agent)
+            binding = budget_in_force(
+                budget,
+                spec.budget_usd if spec is not None else None,
+                self.gate.policy(spec).budget_usd if spec is not None else None,
+            )
+            if binding is not None and spent >= binding:
+                return f"{outcome}; still paused: spent ${spent:,.4f} of ${binding:,.4f}"
+            return f"{outcome}; {await self._resume(record.id, command.operator)}"
+        return outcome
 
     async def _resume(self, target: str, operator: str) -> str:
         targets = [r for r in await self._targets(target) if r.status is AgentStatus.PAUSED]

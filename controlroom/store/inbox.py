@@ -12,14 +12,26 @@ from typing import Any
 from sqlalchemy import text
 
 from controlroom.domain.models import AgentRecord, AgentStatus
+from controlroom.errors import UnknownAgent
 from controlroom.store.database import Database
 
 
 async def submit_agent(
-    db: Database, agent: str, task: str, user: str, budget_usd: float | None, now_ms: int
+    db: Database,
+    agent: str,
+    task: str,
+    user: str,
+    budget_usd: float | None,
+    now_ms: int,
+    parent_id: str | None = None,
 ) -> AgentRecord:
-    """Queue a task for `agent`; returns the stored record with its new id (`agent-N`)."""
+    """Queue a task for `agent`; returns the stored record with its new id (`agent-N`).
+    With `parent_id` it is a sub-agent: its spend rolls up into its parent's task."""
     async with db.write_engine.begin() as conn:
+        if parent_id is not None and not await conn.scalar(
+            text("SELECT 1 FROM agents WHERE id = :id"), {"id": parent_id}
+        ):
+            raise UnknownAgent(f"no agent {parent_id!r} to be the parent")
         number = (
             int(
                 await conn.scalar(
@@ -36,8 +48,9 @@ async def submit_agent(
         agent_id = f"{agent}-{number}"
         await conn.execute(
             text(
-                "INSERT INTO agents (id, agent, task, user, budget_usd, status, submitted_ms,"
-                " updated_ms) VALUES (:id, :agent, :task, :user, :budget, :status, :now, :now)"
+                "INSERT INTO agents (id, agent, task, user, budget_usd, status, parent_id,"
+                " submitted_ms, updated_ms)"
+                " VALUES (:id, :agent, :task, :user, :budget, :status, :parent, :now, :now)"
             ),
             {
                 "id": agent_id,
@@ -46,6 +59,7 @@ async def submit_agent(
                 "user": user,
                 "budget": budget_usd,
                 "status": AgentStatus.QUEUED.value,
+                "parent": parent_id,
                 "now": now_ms,
             },
         )

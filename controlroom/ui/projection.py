@@ -232,6 +232,10 @@ def alert_line(entry: JournalEntry) -> AlertLine | None:
             return alert("refused", f"{event.operator} via {event.via}: {event.reason}")
         case ev.PolicyRejected():
             return alert("policy", "; ".join(event.problems))
+        case ev.ModelBreakerChanged():
+            return alert(
+                "model", f"{event.endpoint} {event.previous} -> {event.state}: {event.reason}"
+            )
         case _:
             return None
 

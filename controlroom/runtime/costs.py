@@ -1,0 +1,24 @@
+"""What a model turn cost: the provider's own figure when it gives one, else the price
+table's (`[prices."MODEL"]` in the policy files) for the agent's model, else unknown.
+
+An unknown cost stays None in the journal and is counted as such (`unknown_cost_turns`):
+`controlroom costs` says how many turns its totals leave out rather than guessing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from controlroom.domain.models import Usage
+from controlroom.governance.policy import Price
+
+
+def priced(usage: Usage, model: str, prices: Mapping[str, Price]) -> Usage:
+    """`usage` with its cost filled in from `prices` if the provider left it unknown."""
+    if usage.cost_usd is not None:
+        return usage
+    price = prices.get(model)
+    if price is None:
+        return usage
+    cost = price.cost(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+    return usage.model_copy(update={"cost_usd": cost})

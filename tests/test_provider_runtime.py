@@ -1,0 +1,97 @@
+"""The HTTP providers under the real Supervisor: an agent driven by a local OpenAI-style
+server calls a tool and finishes, and a failing endpoint costs exactly the declared model
+attempts, end to end (the runner does not retry on top of the provider)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from cr_support import Harness
+from http_support import drop_proxies
+from provider_support import (
+    Reply,
+    encode,
+    endpoints,
+    fault_server,
+    lookup,
+    openai_answer,
+    providers,
+)
+
+from controlroom.domain.models import AgentStatus
+from controlroom.domain.specs import AgentSpec, agent
+from controlroom.providers.base import Model
+from controlroom.providers.registry import Providers
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    drop_proxies(monkeypatch)
+
+
+async def _run(harness: Harness, spec: AgentSpec, built: Providers) -> None:
+    def model_for(agent_spec: AgentSpec) -> Model:
+        return built.model_for(
+            agent_spec.model, script=agent_spec.script, attempts=agent_spec.model_attempts
+        )
+
+    supervisor = harness.supervisor([spec], model_for=model_for, exit_when_idle=True)
+    await supervisor.start()
+    try:
+        async with asyncio.timeout(20):
+            await supervisor.wait()
+    finally:
+        await supervisor.stop()
+    assert supervisor.fatal_error is None, supervisor.fatal_error
+
+
+async def test_an_agent_calls_a_tool_and_finishes_over_http(harness: Harness) -> None:
+    call = Reply(
+        200,
+        encode(
+            openai_answer(None, (("call_a", "lookup", '{"city": "Paris"}'),), finish="tool_calls")
+        ),
+    )
+    final = Reply(200, encode(openai_answer("Sunny in Paris.")))
+    spec = agent(name="weather", instructions="Be brief.", tools=[lookup], model="local:gpt-t")
+    agent_id = await harness.submit("weather", "Weather in Paris?")
+    async with (
+        fault_server(call, final) as server,
+        providers(endpoints(server.url), harness.clock) as built,
+    ):
+        await _run(harness, spec, built)
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.COMPLETED and record.result == "Sunny in Paris."
+    first, second = (r.json() for r in server.received)
+    assert first["messages"][0]["role"] == "system"
+    assert "Be brief." in first["messages"][0]["content"]
+    assert first["tools"][0]["function"]["name"] == "lookup"
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_a",
+        "content": "sunny in Paris",
+    }
+    [recorded, _] = await harness.entries(agent_id, "model_turn")
+    # Tokens are counted; the cost is unknown until a price table is wired in.
+    assert recorded.event.model_dump()["usage"] == {
+        "input_tokens": 120,
+        "output_tokens": 30,
+        "cached_input_tokens": 0,
+        "cost_usd": None,
+    }
+
+
+async def test_a_failing_endpoint_costs_exactly_the_declared_attempts(harness: Harness) -> None:
+    spec = agent(name="weather", tools=[lookup], model="local:gpt-t", model_attempts=3)
+    agent_id = await harness.submit("weather", "Weather in Paris?")
+    async with (
+        fault_server(default=Reply(503, b"")) as server,
+        providers(endpoints(server.url), harness.clock) as built,
+    ):
+        await _run(harness, spec, built)
+    record = await harness.record(agent_id)
+    assert record.status is AgentStatus.FAILED
+    assert len(server.received) == 3
+    assert record.error is not None and "gave up after 3 attempts" in record.error
+    assert len(await harness.entries(agent_id, "model_turn_failed")) == 1
