@@ -33,7 +33,7 @@ from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
 from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
-from controlroom.providers.registry import DEFAULT_ENDPOINTS, EndpointSettings
+from controlroom.providers.registry import EndpointSettings
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions, default_model_for
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
@@ -291,7 +291,7 @@ class Harness:
         policies_dir: Path | None = None,
         model_for: Callable[[AgentSpec], Model] | None = default_model_for,
         notifier: Notifier | None = None,
-        endpoints: Mapping[str, EndpointSettings] = DEFAULT_ENDPOINTS,
+        endpoints: Mapping[str, EndpointSettings] | None = None,
         **options: Any,
     ) -> Supervisor:
         """The real supervisor on this database. Models are scripted only unless

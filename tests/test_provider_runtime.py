@@ -5,11 +5,13 @@ attempts, end to end (the runner does not retry on top of the provider)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from cr_support import Harness
 from http_support import drop_proxies
 from provider_support import (
+    KEY,
     Reply,
     encode,
     endpoints,
@@ -21,6 +23,7 @@ from provider_support import (
 
 from controlroom.domain.models import AgentStatus
 from controlroom.domain.specs import AgentSpec, agent
+from controlroom.governance.policy_loader import PolicyError, load_policies
 from controlroom.providers.base import Model
 from controlroom.providers.registry import Providers
 
@@ -95,3 +98,33 @@ async def test_a_failing_endpoint_costs_exactly_the_declared_attempts(harness: H
     assert len(server.received) == 3
     assert record.error is not None and "gave up after 3 attempts" in record.error
     assert len(await harness.entries(agent_id, "model_turn_failed")) == 1
+
+
+async def test_an_endpoint_added_in_the_policy_files_serves_agents(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[endpoints.local]` in a policy file (API, base URL, the key's variable) is what a
+    supervisor with no endpoints given serves `local:MODEL` agents from; a bad endpoint is
+    a policy problem naming the file and field."""
+    monkeypatch.setenv("TEST_MODEL_KEY", KEY)
+    spec = agent(name="weather", tools=[lookup], model="local:gpt-t")
+    final = Reply(200, encode(openai_answer("Sunny.")))
+    async with fault_server(final) as server:
+        (tmp_path / "models.toml").write_text(
+            f'[endpoints.local]\napi = "openai"\nbase_url = "{server.url}"\n'
+            'key_env = "TEST_MODEL_KEY"\n'
+        )
+        policies = load_policies(tmp_path, {"weather": spec})
+        agent_id = await harness.submit("weather", "Weather?")
+        await harness.run_until_idle([spec], policies=policies, model_for=None)
+    record = await harness.record(agent_id)
+    assert (record.status, record.result) == (AgentStatus.COMPLETED, "Sunny.")
+    assert server.received[0].headers["authorization"] == f"Bearer {KEY}"
+
+    (tmp_path / "models.toml").write_text(
+        '[endpoints."a:b"]\napi = "openai"\nbase_url = "ftp://x"\nkey_env = "sk-123"\n'
+    )
+    with pytest.raises(PolicyError) as refused:
+        load_policies(tmp_path, {"weather": spec})
+    problems = "\n".join(refused.value.problems)
+    assert "models.toml" in problems and "base_url" in problems and "key_env" in problems

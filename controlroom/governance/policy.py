@@ -253,11 +253,24 @@ class Price(_Strict):
         ) / 1_000_000
 
 
+class EndpointConfig(_Strict):
+    """A model endpoint agents name as `ENDPOINT:MODEL` (`[endpoints.ollama]`): which API it
+    speaks, where, and the NAME of the environment variable holding its key (none for a
+    local server that takes no key). The key itself never goes in a file."""
+
+    api: Literal["openai", "anthropic"]
+    base_url: str = Field(pattern=r"^https?://[^\s]+$")
+    key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_tokens: int | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=300.0, gt=0)
+
+
 class PolicyFile(_Strict):
     """One `policies/*.toml` file."""
 
     agent: dict[str, AgentPolicy] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     approvers: tuple[ApproverRule, ...] = ()
     roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notify: tuple[NotificationRoute, ...] = ()

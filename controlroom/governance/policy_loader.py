@@ -24,6 +24,7 @@ from controlroom.governance.policy import (
     DEFAULT_POLICY,
     AgentPolicy,
     ApproverRule,
+    EndpointConfig,
     NotificationRoute,
     PolicyFile,
     Price,
@@ -50,6 +51,7 @@ class PolicySet:
     files: tuple[Path, ...] = ()
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     prices: dict[str, Price] = field(default_factory=dict)  # by model, e.g. "openai:gpt-4o"
+    endpoints: dict[str, EndpointConfig] = field(default_factory=dict)  # beyond the defaults
 
     def for_agent(self, name: str) -> AgentPolicy:
         return self.agents.get(name, DEFAULT_POLICY)
@@ -72,6 +74,8 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
     role_defined_in: dict[str, Path] = {}
     prices: dict[str, Price] = {}
     price_defined_in: dict[str, Path] = {}
+    endpoints: dict[str, EndpointConfig] = {}
+    endpoint_defined_in: dict[str, Path] = {}
     files = tuple(sorted(directory.glob("*.toml")))
     for path in files:
         parsed = _read(path, problems)
@@ -104,11 +108,21 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
                 continue
             prices[model] = price
             price_defined_in[model] = path
+        for name, endpoint in policy.endpoints.items():
+            if name in endpoint_defined_in:
+                checker.report(
+                    ("endpoints", name), f"already defined in {endpoint_defined_in[name]}"
+                )
+            elif name == "scripted" or ":" in name:
+                checker.report(("endpoints", name), "cannot be told from a model string")
+            else:
+                endpoints[name] = endpoint
+                endpoint_defined_in[name] = path
         approvers.extend(policy.approvers)
         notify.extend(policy.notify)
     if problems:
         raise PolicyError(problems)
-    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles, prices)
+    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles, prices, endpoints)
 
 
 def _read(path: Path, problems: list[str]) -> tuple[PolicyFile, str] | None:

@@ -47,13 +47,14 @@ from controlroom.ids import TokenFactory, random_token
 from controlroom.notify.deliver import Notifier
 from controlroom.providers.base import Model
 from controlroom.providers.breaker import BreakerChanged
-from controlroom.providers.registry import DEFAULT_ENDPOINTS, EndpointSettings, Providers
+from controlroom.providers.registry import EndpointSettings, Providers
 from controlroom.providers.scripted import ScriptedModel
 from controlroom.runtime import wakeup
 from controlroom.runtime.anchoring import JournalSigner
 from controlroom.runtime.approvals import ApprovalDesk
 from controlroom.runtime.bus import EventBus
 from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions
+from controlroom.runtime.endpoints import endpoints_of
 from controlroom.runtime.invoke import call_function
 from controlroom.runtime.notifications import Dispatcher
 from controlroom.runtime.policy_watch import PolicyWatcher
@@ -149,7 +150,7 @@ class Supervisor:
         policies: PolicySet | None = None,
         policies_dir: Path | None = None,
         notifier: Notifier | None = None,
-        endpoints: Mapping[str, EndpointSettings] = DEFAULT_ENDPOINTS,
+        endpoints: Mapping[str, EndpointSettings] | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -184,7 +185,9 @@ class Supervisor:
         # Real models' endpoints: one shared HTTP client and circuit breaker per endpoint,
         # every breaker transition journaled. `model_for`, if given, replaces them.
         self.providers = Providers(
-            endpoints, clock=self.clock, on_breaker=self._model_breaker_changed
+            endpoints if endpoints is not None else endpoints_of(self.gate.policies),
+            clock=self.clock,
+            on_breaker=self._model_breaker_changed,
         )
         self._services = RunnerServices(
             self.writer,
