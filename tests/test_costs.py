@@ -13,7 +13,7 @@ from cr_support import EXAMPLE_AGENTS, Cli, Harness, query
 from controlroom import ScriptView, Turn, Usage, agent, tool
 from controlroom.domain.costs import roll_up
 from controlroom.domain.models import AgentStatus
-from controlroom.governance.policy import AgentPolicy, Price
+from controlroom.governance.policy import AgentPolicy, Price, UserBudget
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.store import queries
 from controlroom.store.costs import agent_spend
@@ -206,3 +206,32 @@ def test_budget_and_parent_name_agents_that_exist(cli: Cli, workdir: Path) -> No
     assert query(db, "SELECT COUNT(*) FROM commands") == [(0,)]
     queued = cli("budget", *common, parent.stdout.strip(), "5", "--wait", "0")
     assert queued.returncode == 0 and "queued budget" in queued.stdout, queued.describe()
+
+
+async def test_a_users_daily_budget_pauses_their_agents_and_not_the_others(
+    harness: Harness,
+) -> None:
+    """ann may spend 0.25 a day across her agents: her first task spends 0.20, her second
+    is paused by the breaker once the day's total crosses the line (its state kept); bob's
+    task runs on. A supervisor started later the same day remembers what ann spent; the
+    next day (UTC) she may spend again."""
+    policies = PolicySet(users={"ann": UserBudget(daily_budget_usd=0.25)})
+    now = harness.clock.now_ms()
+    first = await submit_agent(harness.db, "spender", "[0.1, 0.1]", "ann", None, now)
+    await harness.run_until_idle([SPENDER], policies=policies)
+    assert (await harness.record(first.id)).status is AgentStatus.COMPLETED
+    second = await submit_agent(harness.db, "spender", "[0.1, 0.1, 0.1]", "ann", None, now)
+    bob = await submit_agent(harness.db, "spender", "[0.1, 0.1, 0.1]", "bob", None, now)
+    await harness.run_until_idle([SPENDER], policies=policies)
+    paused = await harness.record(second.id)
+    assert paused.status is AgentStatus.PAUSED
+    assert paused.error is not None and "ann's agents spent $0.3000 today" in paused.error
+    assert (await harness.record(bob.id)).status is AgentStatus.COMPLETED
+
+    await enqueue_command(harness.db, "resume", second.id, "ann", harness.clock.now_ms())
+    await harness.run_until_idle([SPENDER], policies=policies)
+    assert (await harness.record(second.id)).status is AgentStatus.PAUSED, "same day"
+    harness.clock.advance(86_400)
+    await enqueue_command(harness.db, "resume", second.id, "ann", harness.clock.now_ms())
+    await harness.run_until_idle([SPENDER], policies=policies)
+    assert (await harness.record(second.id)).status is AgentStatus.COMPLETED

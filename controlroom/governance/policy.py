@@ -265,12 +265,20 @@ class EndpointConfig(_Strict):
     timeout_s: float = Field(default=300.0, gt=0)
 
 
+class UserBudget(_Strict):
+    """What a submitter's agents may spend together per day (UTC), `[users.NAME]`; `"*"`
+    is everyone without a line of their own."""
+
+    daily_budget_usd: float = Field(gt=0)
+
+
 class PolicyFile(_Strict):
     """One `policies/*.toml` file."""
 
     agent: dict[str, AgentPolicy] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+    users: dict[str, UserBudget] = Field(default_factory=dict)
     approvers: tuple[ApproverRule, ...] = ()
     roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notify: tuple[NotificationRoute, ...] = ()

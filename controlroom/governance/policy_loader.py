@@ -28,6 +28,7 @@ from controlroom.governance.policy import (
     NotificationRoute,
     PolicyFile,
     Price,
+    UserBudget,
 )
 
 
@@ -52,6 +53,12 @@ class PolicySet:
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     prices: dict[str, Price] = field(default_factory=dict)  # by model, e.g. "openai:gpt-4o"
     endpoints: dict[str, EndpointConfig] = field(default_factory=dict)  # beyond the defaults
+    users: dict[str, UserBudget] = field(default_factory=dict)
+
+    def daily_budget(self, user: str) -> float | None:
+        """What `user`'s agents may spend together today, if a policy says."""
+        line = self.users.get(user) or self.users.get("*")
+        return None if line is None else line.daily_budget_usd
 
     def for_agent(self, name: str) -> AgentPolicy:
         return self.agents.get(name, DEFAULT_POLICY)
@@ -76,6 +83,8 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
     price_defined_in: dict[str, Path] = {}
     endpoints: dict[str, EndpointConfig] = {}
     endpoint_defined_in: dict[str, Path] = {}
+    users: dict[str, UserBudget] = {}
+    user_defined_in: dict[str, Path] = {}
     files = tuple(sorted(directory.glob("*.toml")))
     for path in files:
         parsed = _read(path, problems)
@@ -118,11 +127,19 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
             else:
                 endpoints[name] = endpoint
                 endpoint_defined_in[name] = path
+        for user, budget in policy.users.items():
+            if user in user_defined_in:
+                checker.report(("users", user), f"already defined in {user_defined_in[user]}")
+                continue
+            users[user] = budget
+            user_defined_in[user] = path
         approvers.extend(policy.approvers)
         notify.extend(policy.notify)
     if problems:
         raise PolicyError(problems)
-    return PolicySet(merged, tuple(approvers), tuple(notify), files, roles, prices, endpoints)
+    return PolicySet(
+        merged, tuple(approvers), tuple(notify), files, roles, prices, endpoints, users
+    )
 
 
 def _read(path: Path, problems: list[str]) -> tuple[PolicyFile, str] | None:

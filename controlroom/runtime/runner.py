@@ -77,6 +77,7 @@ from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.approvals import ApprovalDesk, call_digest
 from controlroom.runtime.costs import priced
+from controlroom.runtime.daily_spend import DailySpend
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
 from controlroom.runtime.keys import canonical_json, effect_key
@@ -129,6 +130,7 @@ class RunnerServices:
     deadlines: CallDeadlines = field(default_factory=CallDeadlines)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     novelty: NoveltyBook = field(default_factory=NoveltyBook)
+    daily_spend: DailySpend = field(default_factory=DailySpend)
     # Issues each agent's credential (None: calls carry no proof, and the gate asks none).
     authority: CredentialAuthority | None = None
     run: str = ""  # the supervisor's run, which credentials are bound to
@@ -516,6 +518,8 @@ class AgentRunner:
             state.unknown_cost_turns += 1
         else:
             state.cost_usd += usage.cost_usd
+            now = self._services.clock.now_ms()
+            self._services.daily_spend.add(self.record.user, now, usage.cost_usd)
 
     async def _request_turn(self, step: int) -> Turn:
         state = self._state
@@ -914,9 +918,15 @@ class AgentRunner:
         budget = budget_in_force(
             self._fixed_budget, self._services.gate.policy(self.spec).budget_usd
         )
-        if budget is None or state.cost_usd < budget:
-            return None
-        return f"spent ${state.cost_usd:.4f} of a ${budget:.4f} budget"
+        if budget is not None and state.cost_usd >= budget:
+            return f"spent ${state.cost_usd:.4f} of a ${budget:.4f} budget"
+        user = self.record.user
+        daily = self._services.gate.policies.daily_budget(user)
+        if daily is not None:
+            today = self._services.daily_spend.today(user, self._services.clock.now_ms())
+            if today >= daily:
+                return f"{user}'s agents spent ${today:.4f} today of a ${daily:.4f} daily budget"
+        return None
 
     def _failed_for_good(
         self, state: AgentState, step: int, policy: AgentPolicy, tool: str, error: str

@@ -53,6 +53,7 @@ from controlroom.runtime import wakeup
 from controlroom.runtime.anchoring import JournalSigner
 from controlroom.runtime.approvals import ApprovalDesk
 from controlroom.runtime.bus import EventBus
+from controlroom.runtime.daily_spend import DAY_MS
 from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions
 from controlroom.runtime.endpoints import endpoints_of
 from controlroom.runtime.invoke import call_function
@@ -61,6 +62,7 @@ from controlroom.runtime.policy_watch import PolicyWatcher
 from controlroom.runtime.runner import BUDGET_BREAKER, AgentRunner, RunnerServices, backoff_seconds
 from controlroom.store import approvals as approval_rows
 from controlroom.store import queries
+from controlroom.store.costs import spent_since
 from controlroom.store.database import Database
 from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
 from controlroom.store.writer import (
@@ -230,6 +232,8 @@ class Supervisor:
             await self.writer.start()
             await self._signer.prepare()
             self._services.novelty.remember(await queries.novelty_seen(self.db))
+            today = self.clock.now_ms() // DAY_MS * DAY_MS
+            self._services.daily_spend.remember(await spent_since(self.db, today))
             self.desk.start_after(await approval_rows.highest_id(self.db))
             took_over = previous.describe() if previous and previous.owner != self.owner else ""
             await self._journal(

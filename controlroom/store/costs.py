@@ -47,3 +47,36 @@ async def agent_spend(db: Database) -> list[AgentSpend]:
         )
         for r in rows
     ]
+
+
+async def spent_since(db: Database, since_ms: int) -> list[tuple[str, int, float]]:
+    """(user, ts_ms, cost) of every priced model turn journaled at or after `since_ms`.
+
+    Event ids grow with time, so the first event of the period is found by bisecting ids
+    (a few point reads) rather than by scanning a journal of millions of rows.
+    """
+    async with db.read_engine.connect() as conn:
+        low = 1
+        high = int(await conn.scalar(text("SELECT COALESCE(MAX(id), 0) FROM events")) or 0) + 1
+        while low < high:  # the first id whose ts_ms >= since_ms (high if none)
+            middle = (low + high) // 2
+            ts = await conn.scalar(
+                text("SELECT ts_ms FROM events WHERE id >= :id ORDER BY id LIMIT 1"),
+                {"id": middle},
+            )
+            if ts is None or int(ts) >= since_ms:
+                high = middle
+            else:
+                low = middle + 1
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT a.user, e.ts_ms, json_extract(e.data, '$.usage.cost_usd')"
+                    " FROM events e JOIN agents a ON a.id = e.agent_id"
+                    " WHERE e.id >= :first AND e.kind = 'model_turn'"
+                    " AND json_type(e.data, '$.usage.cost_usd') IN ('real', 'integer')"
+                ),
+                {"first": low},
+            )
+        ).all()
+    return [(str(r[0]), int(r[1]), float(r[2])) for r in rows]
