@@ -52,6 +52,16 @@ class ModelTurnRecorded(Event):
     usage: Usage
 
 
+class ContextCompacted(Event):
+    """The conversation outgrew the model's context: the request leaves out `dropped`
+    earlier messages (the journal keeps them all; the task is never left out)."""
+
+    kind: ClassVar[str] = "context_compacted"
+    dropped: int
+    kept: int
+    chars: int
+
+
 class ModelTurnFailed(Event):
     kind: ClassVar[str] = "model_turn_failed"
     attempt: int
@@ -372,6 +382,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentStarted,
         CredentialIssued,
         ModelTurnRecorded,
+        ContextCompacted,
         ModelTurnFailed,
         ToolCallDenied,
         ToolCallStarted,

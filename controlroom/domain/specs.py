@@ -268,6 +268,8 @@ class AgentSpec:
     budget_usd: float | None
     max_steps: int
     model_attempts: int
+    # The model's context, in characters: a longer conversation is compacted for the request.
+    context_limit: int | None = None
 
     def tool(self, name: str) -> ToolSpec | None:
         """The tool of that name, if this agent has it."""
@@ -288,6 +290,7 @@ def agent(
     budget_usd: float | None = None,
     max_steps: int = 200,
     model_attempts: int = 3,
+    context_limit: int | None = None,
 ) -> AgentSpec:
     """Define an agent. `model="scripted"` needs `script=`, a deterministic turn function."""
     if not _NAME.match(name):
@@ -303,6 +306,8 @@ def agent(
         raise DefinitionError(f"agent {name}: model 'scripted' needs script=")
     if budget_usd is not None and budget_usd < 0:
         raise DefinitionError(f"agent {name}: budget_usd must not be negative")
+    if context_limit is not None and context_limit < 1_000:
+        raise DefinitionError(f"agent {name}: context_limit must be at least 1000 characters")
     if max_steps < 1 or model_attempts < 1:
         raise DefinitionError(f"agent {name}: max_steps and model_attempts must be at least 1")
     return AgentSpec(
@@ -315,4 +320,5 @@ def agent(
         budget_usd=budget_usd,
         max_steps=max_steps,
         model_attempts=model_attempts,
+        context_limit=context_limit,
     )

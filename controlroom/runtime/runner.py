@@ -44,6 +44,7 @@ from controlroom.domain.events import (
     AgentSuspended,
     ApprovalDecided,
     BreakerTripped,
+    ContextCompacted,
     CredentialIssued,
     Event,
     ModelTurnFailed,
@@ -76,6 +77,7 @@ from controlroom.governance.policy import AgentPolicy, LoopLimits, budget_in_for
 from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.approvals import ApprovalDesk, call_digest
+from controlroom.runtime.compaction import compact, size
 from controlroom.runtime.costs import priced
 from controlroom.runtime.daily_spend import DailySpend
 from controlroom.runtime.deadlines import CallDeadlines
@@ -207,6 +209,7 @@ class AgentRunner:
         # The state as last checkpointed: an interrupted step is undone back to it.
         self._checkpointed = stored.state.to_json() if stored.state is not None else ""
         self._messages: list[Message] = list(stored.messages)
+        self._compacted = 0  # messages left out when the compaction was last journaled
         self._pending: list[PendingEvent] = []
         self._statements: list[Statement] = []  # writes that go with the next commit
         self._inflight: asyncio.Future[CommitResult] | None = None
@@ -524,8 +527,22 @@ class AgentRunner:
     async def _request_turn(self, step: int) -> Turn:
         state = self._state
         assert state is not None
+        messages: list[Message] = self._messages
+        limit = self.spec.context_limit
+        if limit is not None:
+            compacted = compact(self._messages, limit)
+            if compacted.dropped:
+                messages = compacted.messages
+                # Journaled when it starts and then as it doubles: the operator sees it
+                # happen without an event every step.
+                if compacted.dropped >= 2 * self._compacted:
+                    self._compacted = compacted.dropped
+                    chars = size(messages)
+                    kept = len(messages)
+                    event = ContextCompacted(dropped=compacted.dropped, kept=kept, chars=chars)
+                    self._pending.append(self._event(event, step))
         request = TurnRequest(
-            self.agent_id, state.intent, step, self._messages, self.spec.tools, state.context_chars
+            self.agent_id, state.intent, step, messages, self.spec.tools, state.context_chars
         )
         attempt = 0
         while True:

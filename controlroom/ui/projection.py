@@ -232,6 +232,8 @@ def alert_line(entry: JournalEntry) -> AlertLine | None:
             return alert("refused", f"{event.operator} via {event.via}: {event.reason}")
         case ev.PolicyRejected():
             return alert("policy", "; ".join(event.problems))
+        case ev.ContextCompacted():
+            return alert("context", f"{event.dropped} earlier message(s) left out of requests")
         case ev.ModelBreakerChanged():
             return alert(
                 "model", f"{event.endpoint} {event.previous} -> {event.state}: {event.reason}"
