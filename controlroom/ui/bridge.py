@@ -44,10 +44,11 @@ class Bridge:
         head = await agent_views.latest_event_id(self.db)
         views = await agent_views.agent_views(self.db)
         waiting = await approval_rows.listed(self.db, [ApprovalStatus.PENDING])
-        self.room.reset(views, waiting, head)
-        # The recent stream and alerts, so the panes are not empty after a restart.
-        recent = await queries.journal_entries(self.db, max(0, head - 2_000), 2_000)
-        self.room.last_event_id = max(0, head - 2_000)
+        # The recent stream and alerts are folded again, so the panes are not empty after
+        # a restart (and hold each line once after a reload).
+        since = max(0, head - 2_000)
+        self.room.reset(views, waiting, since)
+        recent = await queries.journal_entries(self.db, since, 2_000)
         touched = self.room.absorb(recent)
         return Touched(calls=touched.calls, alerts=touched.alerts, gap=True)
 

@@ -96,11 +96,17 @@ class Room:
     held_why: dict[str, str] = field(default_factory=dict)  # why each agent was last stopped
     last_event_id: int = 0
 
-    def reset(self, agents: Sequence[AgentView], approvals: Sequence[Approval], head: int) -> None:
-        """Start over from a full read (at open, or after the journal ran ahead of us)."""
+    def reset(self, agents: Sequence[AgentView], approvals: Sequence[Approval], since: int) -> None:
+        """Start over from a full read (at open, on a reload, or after the journal ran far
+        ahead): the rows as read, and the stream and alerts to be refolded from the
+        journal entries after `since`."""
         self.agents = {view.record.id: view for view in agents}
         self.approvals = {a.id: a for a in approvals if a.status is ApprovalStatus.PENDING}
-        self.last_event_id = max(self.last_event_id, head)
+        self.calls.clear()
+        self.alerts.clear()
+        self.spend.clear()
+        self.held_why.clear()
+        self.last_event_id = since
 
     def absorb(self, entries: Iterable[JournalEntry]) -> Touched:
         """Fold new journal entries into the stream, alerts and spending; returns the agents
