@@ -217,3 +217,20 @@ async def _journaled(harness: Harness, kind: str) -> list[Any]:
             if found:
                 return found
             await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[roles]\noncall = ["ann"]\n',
+        '[prices."openai:m"]\ninput_per_million = 1\noutput_per_million = 2\n',
+        '[endpoints.local]\napi = "openai"\nbase_url = "http://127.0.0.1:1"\n',
+        "[users.ann]\ndaily_budget_usd = 5\n",
+    ],
+)
+def test_a_role_price_endpoint_or_user_defined_in_two_files_is_an_error(
+    tmp_path: Path, text: str
+) -> None:
+    [problem] = _problems(tmp_path, a=text, b=text)
+    assert problem.startswith(str(tmp_path / "b.toml"))
+    assert problem.endswith(f"already defined in {tmp_path / 'a.toml'}")

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,6 +30,8 @@ from controlroom.governance.policy import (
     Price,
     UserBudget,
 )
+
+T = TypeVar("T")
 
 
 class PolicyError(ControlRoomError):
@@ -105,34 +107,16 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
                     checker.report(
                         ("approvers", index, "agents"), _unknown_agent(agent_name, agents)
                     )
-        for role, members in policy.roles.items():
-            if role in role_defined_in:
-                checker.report(("roles", role), f"already defined in {role_defined_in[role]}")
-                continue
-            roles[role] = members
-            role_defined_in[role] = path
-        for model, price in policy.prices.items():
-            if model in price_defined_in:
-                checker.report(("prices", model), f"already defined in {price_defined_in[model]}")
-                continue
-            prices[model] = price
-            price_defined_in[model] = path
+        endpoints_ok: dict[str, EndpointConfig] = {}
         for name, endpoint in policy.endpoints.items():
-            if name in endpoint_defined_in:
-                checker.report(
-                    ("endpoints", name), f"already defined in {endpoint_defined_in[name]}"
-                )
-            elif name == "scripted" or ":" in name:
+            if name == "scripted" or ":" in name:
                 checker.report(("endpoints", name), "cannot be told from a model string")
             else:
-                endpoints[name] = endpoint
-                endpoint_defined_in[name] = path
-        for user, budget in policy.users.items():
-            if user in user_defined_in:
-                checker.report(("users", user), f"already defined in {user_defined_in[user]}")
-                continue
-            users[user] = budget
-            user_defined_in[user] = path
+                endpoints_ok[name] = endpoint
+        _merge_once("roles", policy.roles, roles, role_defined_in, checker)
+        _merge_once("prices", policy.prices, prices, price_defined_in, checker)
+        _merge_once("endpoints", endpoints_ok, endpoints, endpoint_defined_in, checker)
+        _merge_once("users", policy.users, users, user_defined_in, checker)
         approvers.extend(policy.approvers)
         notify.extend(policy.notify)
     if problems:
@@ -140,6 +124,22 @@ def load_policies(directory: Path, agents: Mapping[str, AgentSpec]) -> PolicySet
     return PolicySet(
         merged, tuple(approvers), tuple(notify), files, roles, prices, endpoints, users
     )
+
+
+def _merge_once(
+    section: str,
+    found: Mapping[str, T],
+    merged: dict[str, T],
+    defined_in: dict[str, Path],
+    checker: _Checker,
+) -> None:
+    """Add one file's `[section.NAME]` entries; a name another file defined is a problem."""
+    for name, value in found.items():
+        if name in defined_in:
+            checker.report((section, name), f"already defined in {defined_in[name]}")
+            continue
+        merged[name] = value
+        defined_in[name] = checker.path
 
 
 def _read(path: Path, problems: list[str]) -> tuple[PolicyFile, str] | None:
