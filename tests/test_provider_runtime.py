@@ -97,6 +97,7 @@ async def test_a_failing_endpoint_costs_exactly_the_declared_attempts(harness: H
     assert record.status is AgentStatus.FAILED
     assert len(server.received) == 3
     assert record.error is not None and "gave up after 3 attempts" in record.error
+    assert record.error.startswith("model failed after 3 attempt(s): "), record.error
     assert len(await harness.entries(agent_id, "model_turn_failed")) == 1
 
 

@@ -15,11 +15,13 @@ from controlroom.domain.specs import ToolSpec
 
 
 class ModelError(Exception):
-    """A model turn failed."""
+    """A model turn failed, after `attempts` requests to the model (a provider that retries
+    on its own says how many it made; 0: none was sent)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, attempts: int = 1) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.attempts = attempts
 
 
 @dataclass(frozen=True)

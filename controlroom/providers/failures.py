@@ -55,9 +55,8 @@ class ProviderError(ModelError):
     def __init__(
         self, failure: Failure, message: str, *, attempts: int, status: int | None = None
     ) -> None:
-        super().__init__(message, retryable=False)
+        super().__init__(message, retryable=False, attempts=attempts)
         self.failure = failure
-        self.attempts = attempts
         self.status = status
 
     @property

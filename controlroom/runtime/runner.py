@@ -545,18 +545,20 @@ class AgentRunner:
             self.agent_id, state.intent, step, messages, self.spec.tools, state.context_chars
         )
         attempt = 0
+        requests = 0  # what the attempts cost: a provider that retries makes several each
         while True:
             attempt += 1
             crashpoints.reached("before-model-turn")
             try:
                 turn = await self._abandonable(self._model.turn(request))
             except ModelError as exc:
+                requests += exc.attempts
                 self._pending.append(
                     self._event(ModelTurnFailed(attempt=attempt, error=str(exc)), step)
                 )
                 if not exc.retryable or attempt >= self.spec.model_attempts:
                     raise StopAgent(
-                        AgentStatus.FAILED, f"model failed after {attempt} attempt(s): {exc}"
+                        AgentStatus.FAILED, f"model failed after {requests} attempt(s): {exc}"
                     ) from None
                 await self._abandonable(self._services.clock.sleep(self._services.backoff(attempt)))
                 continue
