@@ -318,6 +318,10 @@ class Supervisor:
             if late:
                 await asyncio.wait(late)
         await self.providers.aclose()
+        # Journaling set aside while the agents stopped (a model breaker's move) lands
+        # before the writer closes.
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=self.options.shutdown_grace_s)
         if self._fatal is None:
             await self._journal(SupervisorStopped(reason=self._stop_reason or "stopped"))
             await self._signer.sign()
