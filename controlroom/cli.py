@@ -35,7 +35,7 @@ from controlroom.clock import SystemClock
 from controlroom.config import bundled_agents_dir, bundled_policies_dir, data_dir
 from controlroom.domain.approvals import Approval, ApprovalKind, ApprovalStatus, Verdict
 from controlroom.domain.costs import AgentSpend, GroupBy, roll_up
-from controlroom.domain.events import JournalEntry
+from controlroom.domain.events import JournalEntry, ModelBreakerChanged
 from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
@@ -54,6 +54,7 @@ from controlroom.store.database import Database, Synchronous, open_database
 from controlroom.store.follow import POLL_S, journal_tail
 from controlroom.store.inbox import enqueue_command, enqueue_decision, submit_agent
 from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
+from controlroom.store.model_breakers import model_breakers
 
 T = TypeVar("T")
 _CLOCK = SystemClock()
@@ -327,24 +328,43 @@ def submit(
 def status(db: Path, agents_dir: Path, policies: Path | None, as_json: bool) -> None:
     """Show every agent: status, step, and why it stopped."""
     paths = _paths(db, agents_dir, policies)
-    records, owner = _run(_load_status(paths.db))
+    records, owner, breakers = _run(_load_status(paths.db))
     if as_json:
         agents = [record.model_dump(mode="json") for record in records]
-        click.echo(json.dumps({"supervisor": owner, "agents": agents}, indent=2))
+        endpoints = {
+            name: change.model_dump(mode="json", exclude={"endpoint"})
+            for name, change in breakers.items()
+        }
+        report = {"supervisor": owner, "model_breakers": endpoints, "agents": agents}
+        click.echo(json.dumps(report, indent=2))
         return
-    click.echo(_status_text(records, owner))
+    click.echo(_status_text(records, owner, breakers))
 
 
-async def _load_status(db_path: Path) -> tuple[list[AgentRecord], str]:
+async def _load_status(
+    db_path: Path,
+) -> tuple[list[AgentRecord], str, dict[str, ModelBreakerChanged]]:
+    """The agents, the supervisor, and (while one runs) its model endpoints' breakers."""
     database = await open_database(db_path, create=False, integrity_check=False)
     try:
-        return await queries.list_agents(database), await _owner_line(database)
+        owner = await _owner_line(database)
+        breakers = await model_breakers(database) if owner.startswith("running") else {}
+        return await queries.list_agents(database), owner, breakers
     finally:
         await database.close()
 
 
-def _status_text(records: list[AgentRecord], owner: str) -> str:
-    return "\n".join([f"supervisor: {owner}", _table(records) if records else "no agents"])
+def _status_text(
+    records: list[AgentRecord], owner: str, breakers: dict[str, ModelBreakerChanged]
+) -> str:
+    lines = [f"supervisor: {owner}"]
+    for change in breakers.values():
+        if change.state != "closed":
+            lines.append(
+                f"model breaker {change.endpoint}: {change.state} ({_one_line(change.reason)})"
+            )
+    lines.append(_table(records) if records else "no agents")
+    return "\n".join(lines)
 
 
 def _table(records: list[AgentRecord]) -> str:
@@ -1009,13 +1029,15 @@ def costs(
     spends = _run(_load_spend(paths.db))
     lines = roll_up(spends, group_by)
     unknown = sum(line.unknown_cost_turns for line in lines)
+    lost = sum(line.lost_turns for line in lines)
     total = sum(line.cost_micro_usd for line in lines) / 1_000_000
     if as_json:
         report = {
             "by": group_by,
             "total_usd": total,
             "unknown_cost_turns": unknown,
-            "excludes": f"{unknown} model turn(s) of unknown cost" if unknown else "nothing",
+            "lost_turns": lost,
+            "excludes": _excluded(unknown, lost) if unknown else "nothing",
             "lines": [
                 {
                     group_by: line.key,
@@ -1023,6 +1045,7 @@ def costs(
                     "agents": line.agents,
                     "turns": line.turns,
                     "unknown_cost_turns": line.unknown_cost_turns,
+                    "lost_turns": line.lost_turns,
                     "input_tokens": line.input_tokens,
                     "output_tokens": line.output_tokens,
                 }
@@ -1043,7 +1066,16 @@ def costs(
         )
     click.echo(f"{'total':<24} {_usd(total):>12}")
     if unknown:
-        click.echo(f"excludes {unknown} model turn(s) of unknown cost")
+        click.echo(f"excludes {_excluded(unknown, lost)}")
+
+
+def _excluded(unknown: int, lost: int) -> str:
+    """What the totals leave out: turns of unknown cost, saying how many of them were
+    requests lost to a stop or a crash (which the provider may or may not have billed)."""
+    said = f"{unknown} model turn(s) of unknown cost"
+    if lost:
+        said += f", {lost} of them request(s) cut short by a stop or a crash (billed or not)"
+    return said
 
 
 def _usd(amount: float) -> str:

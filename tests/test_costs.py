@@ -184,6 +184,51 @@ async def test_a_policy_budget_below_the_new_task_budget_keeps_it_paused(harness
     assert "still paused" in acted.outcome  # type: ignore[attr-defined]
 
 
+def _hundred_tokens(view: ScriptView) -> Turn:
+    """Three turns of 100 input tokens each (priced by the table), then a final one."""
+    if view.step > 3:
+        return Turn.final("done")
+    turn = Turn.call("note", line=f"step {view.step}")
+    usage = Usage(input_tokens=100, output_tokens=0, cost_usd=None)
+    return turn.model_copy(update={"usage": usage})
+
+
+ESTIMATED = agent(name="estimated", tools=[note], script=_hundred_tokens, max_steps=50)
+
+
+async def test_a_turn_whose_estimate_would_cross_the_budget_is_not_requested(
+    harness: Harness,
+) -> None:
+    """$0.001 an input token: each turn costs $0.10. Under a $0.21 budget, after two turns
+    ($0.20) the third's estimate (its prompt's characters / 4, at the input price) would
+    pass the budget, so the breaker pauses the agent before asking for it; raising the
+    budget lets it ask and finish."""
+    policies = PolicySet(prices={"scripted": Price(input_per_million=1_000, output_per_million=0)})
+    record = await submit_agent(
+        harness.db, "estimated", "three notes", "ann", 0.21, harness.clock.now_ms()
+    )
+    await harness.run_until_idle([ESTIMATED], policies=policies)
+    paused = await harness.record(record.id)
+    assert paused.status is AgentStatus.PAUSED
+    assert len(await harness.entries(record.id, "model_turn")) == 2, "the third was not asked"
+    stored = await queries.load_agent(harness.db, record.id)
+    assert stored is not None and stored.state is not None
+    assert round(stored.state.cost_usd, 6) == 0.2
+    estimate = -(-stored.state.context_chars // 4) * 0.001
+    assert paused.error == (
+        "breaker tripped on budget: spent $0.2000; the next turn "
+        f"(about ${estimate:.4f}) would pass a $0.2100 budget"
+    )
+
+    await enqueue_command(
+        harness.db, "budget", record.id, "ann", harness.clock.now_ms(), {"usd": 1.0}
+    )
+    await harness.run_until_idle([ESTIMATED], policies=policies)
+    done = await harness.record(record.id)
+    assert (done.status, done.result) == (AgentStatus.COMPLETED, "done")
+    assert len(await harness.entries(record.id, "model_turn")) == 4
+
+
 def test_budget_and_parent_name_agents_that_exist(cli: Cli, workdir: Path) -> None:
     """`submit --parent` and `budget` name an agent of the database: one that is not there
     is refused in one line, with a non-zero exit and nothing queued."""

@@ -12,12 +12,19 @@ from cr_support import Harness
 from controlroom import ScriptView, ToolContext, Turn, agent, tool
 from controlroom.domain.models import AgentStatus, Usage
 from controlroom.domain.specs import AgentSpec
-from controlroom.governance.policy import AgentPolicy, BreakerLimits, RateLimit, TierRule
+from controlroom.governance.policy import (
+    AgentPolicy,
+    BreakerLimits,
+    Price,
+    RateLimit,
+    TierRule,
+)
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.governance.ratelimit import RateLimiter, TokenBucket
 from controlroom.providers.base import TurnRequest
 from controlroom.providers.scripted import ScriptedModel
 from controlroom.store import queries
+from controlroom.store.costs import agent_spend
 from controlroom.store.inbox import enqueue_command, submit_agent
 
 SENT: list[str] = []
@@ -416,6 +423,10 @@ async def test_pause_abandons_a_model_turn_in_flight_and_resume_asks_again(
         stored = await queries.load_agent(harness.db, agent_id)
         assert stored is not None and stored.state is not None and stored.state.step == 0
         assert not await harness.entries(agent_id, "model_turn")
+        # The abandoned request is on the record as a turn of unknown cost, not forgotten.
+        assert stored.state.unknown_cost_turns == 1
+        [lost] = await harness.entries(agent_id, "model_turn_lost")
+        assert lost.step == 1 and "paused" in lost.event.reason  # type: ignore[attr-defined]
 
     release.set()
     for agent_id in ids:
@@ -423,7 +434,45 @@ async def test_pause_abandons_a_model_turn_in_flight_and_resume_asks_again(
     await harness.run_until_idle([mailer], model_for=lambda spec: _SlowModel(spec, release, asked))
     for agent_id in ids:
         assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+        assert len(await harness.entries(agent_id, "model_turn_lost")) == 1
     assert sorted(SENT) == sorted(f"user{n}@example.com" for n in (1, 2) for _ in ids)
+
+
+async def test_a_request_a_stop_abandons_counts_once_as_unknown_cost(harness: Harness) -> None:
+    """Stopping the supervisor abandons a request in flight: it is journaled as lost (its
+    cost unknown) with the state saying so, and the clean restart after it, which asks
+    again, adds no second one (only a supervisor that died leaves requests in doubt)."""
+    release = asyncio.Event()
+    asked: list[int] = []
+    mailer = _sends(1)
+    priced = PolicySet(prices={"scripted": Price(input_per_million=1, output_per_million=1)})
+    agent_id = await harness.submit("mailer", "task")
+    supervisor = harness.supervisor(
+        [mailer], priced, model_for=lambda spec: _SlowModel(spec, release, asked)
+    )
+    await supervisor.start()
+    try:
+        await _eventually(lambda: asked == [1])
+    finally:
+        await supervisor.stop()
+    [lost] = await harness.entries(agent_id, "model_turn_lost")
+    assert lost.step == 1 and "supervisor stopped" in lost.event.reason  # type: ignore[attr-defined]
+    stored = await queries.load_agent(harness.db, agent_id)
+    assert stored is not None and stored.state is not None
+    assert stored.state.unknown_cost_turns == 1
+
+    release.set()
+    await harness.run_until_idle(
+        [mailer], policies=priced, model_for=lambda spec: _SlowModel(spec, release, asked)
+    )
+    assert (await harness.record(agent_id)).status is AgentStatus.COMPLETED
+    assert asked == [1, 1, 2]
+    assert len(await harness.entries(agent_id, "model_turn_lost")) == 1
+    spend = {s.agent_id: s for s in await agent_spend(harness.db)}[agent_id]
+    assert (spend.turns, spend.lost_turns, spend.unknown_cost_turns) == (2, 1, 1)
+    stored = await queries.load_agent(harness.db, agent_id)
+    assert stored is not None and stored.state is not None
+    assert stored.state.unknown_cost_turns == 1
 
 
 def _send_then_slow_read(release: asyncio.Event, reads: list[int]) -> AgentSpec:

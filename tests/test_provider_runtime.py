@@ -5,10 +5,12 @@ attempts, end to end (the runner does not retry on top of the provider)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from pathlib import Path
 
 import pytest
-from cr_support import Harness
+from cr_support import Cli, Harness
 from http_support import drop_proxies
 from provider_support import (
     KEY,
@@ -20,12 +22,15 @@ from provider_support import (
     openai_answer,
     providers,
 )
+from ui_support import main_screen, until
 
 from controlroom.domain.models import AgentStatus
 from controlroom.domain.specs import AgentSpec, agent
 from controlroom.governance.policy_loader import PolicyError, load_policies
 from controlroom.providers.base import Model
 from controlroom.providers.registry import Providers
+from controlroom.store.model_breakers import model_breakers
+from controlroom.ui.app import make_app
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +134,44 @@ async def test_an_endpoint_added_in_the_policy_files_serves_agents(
         load_policies(tmp_path, {"weather": spec})
     problems = "\n".join(refused.value.problems)
     assert "models.toml" in problems and "base_url" in problems and "key_env" in problems
+
+
+async def test_an_open_model_breaker_is_shown_by_status_and_the_control_room(
+    harness: Harness, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint failing until its breaker opens: while the supervisor runs, `status`
+    (text and JSON) and an attached control room's strip say the breaker is open. A new
+    supervisor's breakers start closed, and then nothing says otherwise."""
+    monkeypatch.setenv("TEST_MODEL_KEY", KEY)
+    # `status` judges the lease by the wall clock: the supervisor's heartbeat must be now.
+    harness.clock.advance(time.time() - harness.clock.now_ms() / 1000)
+    spec = agent(name="weather", tools=[lookup], model="local:gpt-t", model_attempts=3)
+    agent_id = await harness.submit("weather", "Weather in Oslo?")
+    async with fault_server(default=Reply(503, b"")) as server:
+        supervisor = harness.supervisor(
+            [spec], model_for=None, endpoints=endpoints(server.url, threshold=2, cooldown_s=3600)
+        )
+        await supervisor.start()
+        try:
+            await harness.wait_status(agent_id, [AgentStatus.FAILED])
+            for _ in range(500):  # the breaker's move is journaled aside
+                if await model_breakers(harness.db):
+                    break
+                await asyncio.sleep(0.02)
+            shown = cli("status", "--db", harness.db.path)
+            assert shown.returncode == 0, shown.describe()
+            assert "model breaker local: open (" in shown.stdout
+            report = json.loads(cli("status", "--json", "--db", harness.db.path).stdout)
+            assert report["model_breakers"]["local"]["state"] == "open"
+            app = make_app(harness.db, clock=harness.clock, operator="ann")
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: app.ready)
+                strip = main_screen(app).query_one("#alerts-strip")
+                await until(pilot, lambda: "model breaker local open" in str(strip.render()))
+        finally:
+            await supervisor.stop()
+
+    await harness.run_until_idle([spec])
+    assert await model_breakers(harness.db) == {}
+    report = json.loads(cli("status", "--json", "--db", harness.db.path).stdout)
+    assert report["model_breakers"] == {}

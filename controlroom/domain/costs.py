@@ -11,6 +11,9 @@ from typing import Literal
 
 GroupBy = Literal["task", "agent", "user"]
 MICRO = 1_000_000
+# Characters to a token: the usual rule of thumb for English and JSON. The scripted provider
+# counts its usage with it, and budgets estimate a turn's prompt with it.
+CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,10 @@ class AgentSpend:
     agent: str
     user: str
     parent_id: str | None
-    turns: int
+    turns: int  # answered turns (lost requests are not among them)
     cost_micro_usd: int  # the turns whose cost is known, each rounded to a micro-dollar
-    unknown_cost_turns: int
+    unknown_cost_turns: int  # unpriced turns and lost requests
+    lost_turns: int  # requests abandoned by a stop or cut by a crash (billed or not: unknown)
     input_tokens: int
     output_tokens: int
 
@@ -37,6 +41,7 @@ class Spend:
     turns: int = 0
     cost_micro_usd: int = 0
     unknown_cost_turns: int = 0
+    lost_turns: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -49,6 +54,7 @@ class Spend:
         self.turns += spend.turns
         self.cost_micro_usd += spend.cost_micro_usd
         self.unknown_cost_turns += spend.unknown_cost_turns
+        self.lost_turns += spend.lost_turns
         self.input_tokens += spend.input_tokens
         self.output_tokens += spend.output_tokens
 

@@ -68,6 +68,17 @@ class ModelTurnFailed(Event):
     error: str
 
 
+class ModelTurnLost(Event):
+    """A model request that was (or may have been) sent and never answered into the
+    journal: abandoned by a pause or a stop, or in flight when the supervisor died. The turn
+    is requested again; whether the provider billed this one is unknown, so its cost is
+    counted as unknown rather than guessed."""
+
+    kind: ClassVar[str] = "model_turn_lost"
+    model: str
+    reason: str
+
+
 class ToolCallDenied(Event):
     kind: ClassVar[str] = "tool_call_denied"
     call_id: str
@@ -384,6 +395,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ModelTurnRecorded,
         ContextCompacted,
         ModelTurnFailed,
+        ModelTurnLost,
         ToolCallDenied,
         ToolCallStarted,
         ToolCallSucceeded,

@@ -8,11 +8,10 @@ a usage of its own (how the demo and the tests exercise budgets).
 
 from __future__ import annotations
 
+from controlroom.domain.costs import CHARS_PER_TOKEN
 from controlroom.domain.models import ToolCall, Turn, Usage
 from controlroom.domain.specs import Script, ScriptView
 from controlroom.providers.base import ModelError, TurnRequest
-
-CHARS_PER_TOKEN = 4
 
 
 class ScriptedModel:

@@ -48,6 +48,7 @@ from controlroom.domain.events import (
     CredentialIssued,
     Event,
     ModelTurnFailed,
+    ModelTurnLost,
     ModelTurnRecorded,
     MonitorAlert,
     ResourceCreated,
@@ -78,7 +79,7 @@ from controlroom.governance.ratelimit import RateLimiter
 from controlroom.providers.base import Model, ModelError, TurnRequest
 from controlroom.runtime.approvals import ApprovalDesk, call_digest
 from controlroom.runtime.compaction import compact, size
-from controlroom.runtime.costs import priced
+from controlroom.runtime.costs import estimated_turn_cost, priced
 from controlroom.runtime.daily_spend import DailySpend
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
@@ -226,6 +227,11 @@ class AgentRunner:
         self.stop_requested = False
         self.terminate_requested = False
         self.step_latencies: list[float] | None = None
+        # Set by the supervisor for agents it recovers after another one died holding the
+        # database: a request of theirs may have been in flight (see `ModelTurnLost`).
+        self.recovered_after_crash = False
+        self._abandoned_turn: str | None = None  # why a request in flight was abandoned
+        self._state_unsaved = False  # the state changed outside a step's checkpoint
         self._renew_credential()
 
     def _renew_credential(self) -> None:
@@ -281,6 +287,13 @@ class AgentRunner:
         self.terminate_requested = self.terminate_requested or terminate
         self._interrupt()
 
+    def _why_interrupted(self) -> str:
+        if self.terminate_requested:
+            return "abandoned in flight: the agent was terminated"
+        if self.stop_requested:
+            return "abandoned in flight: the supervisor stopped"
+        return f"abandoned in flight: paused ({self.pause_requested})"
+
     def _interrupt(self) -> None:
         if self._interruptible and not self._interrupting and self._task is not None:
             self._interrupting = True
@@ -320,14 +333,23 @@ class AgentRunner:
     async def run(self) -> AgentStatus:
         """Run until done; return the status the agent is left in."""
         self._task = asyncio.current_task()
+        unfinished = None
+        if self._stored is not None and self._state is not None:
+            unfinished = unfinished_step(self._stored.tail, self._state.step + 1)
+            if self.recovered_after_crash:
+                # The journal cannot say whether a request was in flight (the next turn is
+                # requested while a step's commit is), so one may have been: the next turn
+                # after what the journal holds.
+                lost = self._state.step + (1 if unfinished.turn is None else 2)
+                why = "the supervisor died while a request for this turn may have been in flight"
+                self._lose_turn(self._state, lost, why)
         state = await self._begin()
-        unfinished = unfinished_step(self._stored.tail, state.step + 1) if self._stored else None
         self._stored = None
         try:
             while True:
                 if self.terminate_requested or self.stop_requested:
                     # An abandoned step's outcomes so far are kept: recovery reuses them.
-                    await self._commit_pending()
+                    await self._commit_pending(with_state=self._state_unsaved)
                     return state.status
                 if self.pause_requested is not None:
                     await self._durable()
@@ -340,7 +362,8 @@ class AgentRunner:
                         AgentStatus.FAILED,
                         f"reached max_steps ({self.spec.max_steps}) without finishing",
                     )
-                over = self._over_budget(state)
+                requests_turn = unfinished is None or unfinished.turn is None
+                over = self._over_budget(state, self._next_turn_estimate(state, requests_turn))
                 if over is not None:
                     self._trip(state.step, "budget", over)
                     continue
@@ -352,6 +375,9 @@ class AgentRunner:
                     # Undo the step's effects on the state (its journaled events stay, and
                     # resuming reuses them like recovery does); the loop's top pauses.
                     state = self._rewound()
+                    if self._abandoned_turn is not None:
+                        self._lose_turn(state, state.step + 1, self._abandoned_turn)
+                        self._abandoned_turn = None
                     continue
                 unfinished = None
                 if done:
@@ -409,9 +435,12 @@ class AgentRunner:
         state.status = AgentStatus.RUNNING
         self._checkpointed = state.to_json()
         pending, self._pending = self._pending, []
+        checkpoint = CheckpointDelta.of(self.agent_id, "[]", state) if self._state_unsaved else None
+        self._state_unsaved = False
         await self._writer.commit(
             [*pending, self._event(AgentStarted(resumed=True, step=state.step), state.step)],
-            statements=[self._status_statement(AgentStatus.RUNNING)],
+            checkpoint,
+            [self._status_statement(AgentStatus.RUNNING)],
         )
         return state
 
@@ -433,12 +462,25 @@ class AgentRunner:
             _SET_STATUS, (status.value, self._services.clock.now_ms(), result, error, self.agent_id)
         )
 
-    async def _commit_pending(self) -> None:
+    async def _commit_pending(self, *, with_state: bool = False) -> None:
         pending, self._pending = self._pending, []
         statements, self._statements = self._statements, []
-        if pending or statements:
-            await self._writer.commit(pending, statements=statements)
+        state = self._state
+        checkpoint = None
+        if with_state and state is not None:
+            checkpoint = CheckpointDelta.of(self.agent_id, "[]", state)
+            self._state_unsaved = False
+        if pending or statements or checkpoint:
+            await self._writer.commit(pending, checkpoint, statements)
         await self._durable()
+
+    def _lose_turn(self, state: AgentState, step: int, reason: str) -> None:
+        """Journal a model request that got no recorded answer (see `ModelTurnLost`): it
+        counts as a turn of unknown cost, in the state as in the journal."""
+        state.unknown_cost_turns += 1
+        self._checkpointed = state.to_json()  # a rewind must not forget it
+        self._state_unsaved = True
+        self._pending.append(self._event(ModelTurnLost(model=self.spec.model, reason=reason), step))
 
     async def _durable(self) -> None:
         """Wait until the previous step's commit is durable (raises if it failed)."""
@@ -506,6 +548,7 @@ class AgentRunner:
             self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state
         )
         self._checkpointed = delta.state_json
+        self._state_unsaved = False
         # Not awaited here: see Invariant 1 in the module docstring.
         await self._durable()
         self._inflight = self._writer.submit(pending, delta, statements)
@@ -542,7 +585,12 @@ class AgentRunner:
                     event = ContextCompacted(dropped=compacted.dropped, kept=kept, chars=chars)
                     self._pending.append(self._event(event, step))
         request = TurnRequest(
-            self.agent_id, state.intent, step, messages, self.spec.tools, state.context_chars
+            self.agent_id,
+            state.intent,
+            step,
+            messages,
+            self.spec.tools,
+            state.context_chars if messages is self._messages else size(messages),
         )
         attempt = 0
         requests = 0  # what the attempts cost: a provider that retries makes several each
@@ -551,6 +599,9 @@ class AgentRunner:
             crashpoints.reached("before-model-turn")
             try:
                 turn = await self._abandonable(self._model.turn(request))
+            except Interrupted:
+                self._abandoned_turn = self._why_interrupted()
+                raise
             except ModelError as exc:
                 requests += exc.attempts
                 self._pending.append(
@@ -847,7 +898,7 @@ class AgentRunner:
     ) -> str | None:
         """Budget, quarantine and rate limits on a call the gate allowed; the model's
         message if the call is refused (NeedsHuman if it needs an approval it lacks)."""
-        over = self._over_budget(state)
+        over = self._over_budget(state, 0.0)  # a call costs no model tokens
         if over is not None:
             return self._deny(step, call, self._trip(step, "budget", over))
         tool = verdict.tool
@@ -931,20 +982,36 @@ class AgentRunner:
                 )
             )
 
-    def _over_budget(self, state: AgentState) -> str | None:
-        """Why the agent may not spend more, if it has reached its budget (the smallest of
-        the task's, the definition's and the policy's)."""
+    def _next_turn_estimate(self, state: AgentState, requests_turn: bool) -> float:
+        """What the next step's model turn should cost (0 if the step reuses a recorded
+        turn, or the model has no price to estimate with)."""
+        price = self._services.gate.policies.prices.get(self.spec.model)
+        if not requests_turn or price is None:
+            return 0.0
+        chars = state.context_chars
+        if self.spec.context_limit is not None:
+            chars = min(chars, self.spec.context_limit)
+        average_output = state.output_tokens // state.step if state.step else 0
+        return estimated_turn_cost(chars, average_output, price)
+
+    def _over_budget(self, state: AgentState, estimate: float) -> str | None:
+        """Why the agent may not spend more: it has reached its budget (the smallest of the
+        task's, the definition's and the policy's) or its user's daily budget, or the next
+        turn's `estimate` would cross one."""
         budget = budget_in_force(
             self._fixed_budget, self._services.gate.policy(self.spec).budget_usd
         )
-        if budget is not None and state.cost_usd >= budget:
-            return f"spent ${state.cost_usd:.4f} of a ${budget:.4f} budget"
+        if budget is not None:
+            crossed = _crossed(state.cost_usd, estimate, f"${budget:.4f} budget", budget)
+            if crossed is not None:
+                return crossed
         user = self.record.user
         daily = self._services.gate.policies.daily_budget(user)
         if daily is not None:
             today = self._services.daily_spend.today(user, self._services.clock.now_ms())
-            if today >= daily:
-                return f"{user}'s agents spent ${today:.4f} today of a ${daily:.4f} daily budget"
+            crossed = _crossed(today, estimate, f"${daily:.4f} daily budget", daily, " today")
+            if crossed is not None:
+                return f"{user}'s agents {crossed}"
         return None
 
     def _failed_for_good(
@@ -1217,6 +1284,7 @@ class AgentRunner:
         state = self._state
         assert state is not None
         state.status = status
+        self._state_unsaved = False
         pending, self._pending = self._pending, []
         pending.append(self._event(event, state.step))
         statements, self._statements = self._statements, []
@@ -1248,6 +1316,21 @@ class AgentRunner:
         await self._writer.commit(
             pending, CheckpointDelta.of(self.agent_id, "[]", state), statements
         )
+
+
+def _crossed(
+    spent: float, estimate: float, budget_named: str, budget: float, when: str = ""
+) -> str | None:
+    """How `spent`, or `spent` plus the next turn's `estimate`, crosses `budget`, if it
+    does: "spent $X of a $Y budget" or "spent $X; the next turn (about $E) would pass..."."""
+    if spent >= budget:
+        return f"spent ${spent:.4f}{when} of a {budget_named}"
+    if spent + estimate > budget:
+        return (
+            f"spent ${spent:.4f}{when}; the next turn (about ${estimate:.4f})"
+            f" would pass a {budget_named}"
+        )
+    return None
 
 
 def _destinations_in(arguments: dict[str, Any]) -> list[str]:

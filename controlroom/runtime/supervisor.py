@@ -246,7 +246,7 @@ class Supervisor:
                 await self._apply_command(command, inline=True)
             # Deadlines that passed while no supervisor ran are settled before anything runs.
             await self.decisions.expire()
-            await self._recover()
+            await self._recover(after_crash=bool(took_over))
         except BaseException:
             await self.writer.close()
             await release_lease(self.db, self.owner)
@@ -277,12 +277,14 @@ class Supervisor:
             )
             self._loops.append(asyncio.create_task(reload, name="supervisor-policy"))
 
-    async def _recover(self) -> None:
+    async def _recover(self, *, after_crash: bool) -> None:
+        """Resume the agents that were running; `after_crash`: the previous owner died
+        holding the lease (it did not stop), so their requests in flight were lost."""
         running = await queries.list_agents(self.db, [AgentStatus.RUNNING])
         for index, record in enumerate(running):
             if index == 1:
                 crashpoints.reached("mid-recovery")
-            await self._launch(record)
+            await self._launch(record, after_crash=after_crash)
 
     def request_stop(self, reason: str) -> None:
         """Ask the supervisor to stop (signal handlers call this)."""
@@ -336,7 +338,7 @@ class Supervisor:
 
     # -- agents -----------------------------------------------------------------------------
 
-    async def _launch(self, record: AgentRecord) -> None:
+    async def _launch(self, record: AgentRecord, *, after_crash: bool = False) -> None:
         if record.id in self._running:
             return
         spec = self.agents.get(record.agent)
@@ -369,6 +371,7 @@ class Supervisor:
         ):
             return
         runner = AgentRunner(spec, stored, self._services)
+        runner.recovered_after_crash = after_crash
         if self.collect_latencies:
             runner.step_latencies = self.latencies
         task = asyncio.create_task(runner.run(), name=f"agent:{record.id}")

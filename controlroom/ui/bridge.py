@@ -18,6 +18,7 @@ from controlroom.domain.approvals import ApprovalStatus
 from controlroom.store import agent_views, queries
 from controlroom.store import approvals as approval_rows
 from controlroom.store.database import Database
+from controlroom.store.model_breakers import model_breakers
 from controlroom.ui.projection import Room, Touched
 
 BATCH = 5_000  # entries read per query
@@ -47,7 +48,8 @@ class Bridge:
         # The recent stream and alerts are folded again, so the panes are not empty after
         # a restart (and hold each line once after a reload).
         since = max(0, head - 2_000)
-        self.room.reset(views, waiting, since)
+        breakers = await model_breakers(self.db)
+        self.room.reset(views, waiting, since, breakers.values())
         recent = await queries.journal_entries(self.db, since, 2_000)
         touched = self.room.absorb(recent)
         return Touched(calls=touched.calls, alerts=touched.alerts, gap=True)

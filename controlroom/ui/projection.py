@@ -94,14 +94,25 @@ class Room:
     alerts: deque[AlertLine] = field(default_factory=lambda: deque(maxlen=ALERT_LINES))
     spend: dict[str, Spend] = field(default_factory=dict)
     held_why: dict[str, str] = field(default_factory=dict)  # why each agent was last stopped
+    # Model endpoints whose breaker is not closed, with its latest move.
+    model_breakers: dict[str, ev.ModelBreakerChanged] = field(default_factory=dict)
     last_event_id: int = 0
 
-    def reset(self, agents: Sequence[AgentView], approvals: Sequence[Approval], since: int) -> None:
+    def reset(
+        self,
+        agents: Sequence[AgentView],
+        approvals: Sequence[Approval],
+        since: int,
+        model_breakers: Iterable[ev.ModelBreakerChanged] = (),
+    ) -> None:
         """Start over from a full read (at open, on a reload, or after the journal ran far
         ahead): the rows as read, and the stream and alerts to be refolded from the
         journal entries after `since`."""
         self.agents = {view.record.id: view for view in agents}
         self.approvals = {a.id: a for a in approvals if a.status is ApprovalStatus.PENDING}
+        self.model_breakers = {}
+        for change in model_breakers:
+            self._breaker_moved(change)
         self.calls.clear()
         self.alerts.clear()
         self.spend.clear()
@@ -128,6 +139,10 @@ class Room:
                 self.spend.setdefault(entry.agent_id, Spend()).add(
                     entry.ts_ms, event.usage.cost_usd
                 )
+            if isinstance(event, ev.ModelBreakerChanged):
+                self._breaker_moved(event)
+            elif isinstance(event, ev.SupervisorStarted):
+                self.model_breakers.clear()  # a new supervisor's breakers start closed
             why = held_why(entry)
             if why is not None:
                 self.held_why[entry.agent_id] = why
@@ -140,6 +155,12 @@ class Room:
                 self.alerts.append(alert)
                 alerts += 1
         return Touched(frozenset(agents), frozenset(approvals), calls, alerts)
+
+    def _breaker_moved(self, change: ev.ModelBreakerChanged) -> None:
+        if change.state == "closed":
+            self.model_breakers.pop(change.endpoint, None)
+        else:
+            self.model_breakers[change.endpoint] = change
 
     def refresh(self, agents: Sequence[AgentView], approvals: Sequence[Approval]) -> None:
         """Replace the rows reread for a batch: an approval no longer pending leaves."""

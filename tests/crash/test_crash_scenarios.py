@@ -8,6 +8,7 @@ of the invariants checked in crashkit.py, at every stage, fails it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -28,7 +29,8 @@ def _turns(facts: Facts, agent_id: str) -> list[int]:
 @pytest.mark.parametrize("point", ["before-model-turn:3", "after-model-turn:3"])
 def test_kill_during_model_turn(crashlab: CrashLab, point: str) -> None:
     """The third turn is being asked for (before) or was received and not yet journaled
-    (after): it is not in the journal, and the relaunch asks again, once."""
+    (after): it is not in the journal, and the relaunch asks again, once. The request the
+    crash cut is journaled as lost (once, cost unknown) and `costs` says it leaves it out."""
     lab = crashlab
     [agent_id] = lab.submit([("idem", "4")])
     killed = lab.expect_killed(lab.run_fork(point))
@@ -42,6 +44,13 @@ def test_kill_during_model_turn(crashlab: CrashLab, point: str) -> None:
     assert facts.statuses[agent_id] == "completed"
     assert _turns(facts, agent_id) == [1, 2, 3, 4, 5], "one journaled model turn per step"
     assert [r["step"] for r in facts.effects(agent_id)] == [1, 2, 3, 4]
+    [lost] = facts.of(agent_id, "model_turn_lost")
+    assert lost["step"] == 3 and "died" in json.loads(lost["data"])["reason"]
+    report = lab.cli_fork([["costs", "--json"]])
+    assert report.returncode == 0, report.describe()
+    costs = json.loads(report.stdout.read_text())
+    assert (costs["lost_turns"], costs["unknown_cost_turns"]) == (1, 1)
+    assert "1 of them request(s) cut short by a stop or a crash" in costs["excludes"]
     lab.raise_problems()
 
 

@@ -305,6 +305,9 @@ class MainScreen(RoomScreen):
         waiting = len(room.approvals)
         held = sum(1 for v in room.agents.values() if rows.is_held(v))
         parts = [f"{waiting} approval(s) waiting", f"{held} agent(s) held"]
+        if room.model_breakers:
+            moved = room.model_breakers.values()
+            parts.append("model breaker " + ", ".join(f"{b.endpoint} {b.state}" for b in moved))
         if room.alerts:
             latest = room.alerts[-1]
             who = latest.agent_id or "supervisor"
@@ -315,7 +318,8 @@ class MainScreen(RoomScreen):
         else:
             parts.append("no alerts")
         self._set("#alerts-strip", literal(" · ".join(parts), 400))
-        self.query_one("#alerts-strip").set_class(bool(room.alerts), "-alerting")
+        alerting = bool(room.alerts or room.model_breakers)
+        self.query_one("#alerts-strip").set_class(alerting, "-alerting")
 
     def _show_context(self) -> None:
         room = self.control.room
