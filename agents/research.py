@@ -6,6 +6,9 @@ side-effecting calls need approval (its policy's `when_tainted`). One page of th
 built-in web hides a prompt injection in an HTML comment: screening flags it, the model is
 given a placeholder, the original is held for review, and the agent is quarantined.
 
+The same question is also worked by a team (`research_team`, at the end of this file),
+where the poisoned page reaches one specialist and is stopped before the planner.
+
 The web is built in (no network): `PAGES` is every page there is. Fetching waits the
 demo's pace ($CONTROLROOM_DEMO_PACE seconds, unset: none), as a real fetch would take time.
 """
@@ -13,11 +16,13 @@ demo's pace ($CONTROLROOM_DEMO_PACE seconds, unset: none), as a real fetch would
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
-from controlroom import ScriptView, ToolContext, Turn, agent, tool
+from controlroom import ScriptView, ToolContext, Turn, agent, team, tool
 
 URL = re.compile(r"https?://[^\s,;]+")
 CHANNEL = re.compile(r"#[\w-]+")
@@ -97,4 +102,87 @@ research = agent(
     instructions="Read the sources the task names, then post a short, sourced summary.",
     tools=[fetch_page, post_summary],
     script=research_script,
+)
+
+
+# -- the research team --------------------------------------------------------------------
+# The same question worked by a team: a planner splits it into one reading per page, a page
+# reader reads each (its own identity, allowlist and share of the budget), a fact checker
+# reviews each reading (a reading that cites no source is sent back once with the checker's
+# feedback), and the planner writes the brief from the readings it accepted. The forum page
+# is poisoned: its reader is quarantined by screening, its reading never reaches the
+# planner, and the subtask is escalated to on-call (approve: read again; deny: skip it;
+# respond: give the reading yourself).
+
+
+def _brief(view: ScriptView) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(view.task)
+    return parsed
+
+
+def plan_and_write(view: ScriptView) -> Turn:
+    """Plan one reading per page the task names; later, write the brief from the readings."""
+    brief = _brief(view)
+    question = URL.sub("", brief["task"]).strip(" :")
+    if brief["phase"] == "plan":
+        subtasks = [
+            {"id": f"page{n}", "type": "read", "brief": f"Read {url} for: {question}"}
+            for n, url in enumerate(URL.findall(brief["task"]), start=1)
+        ]
+        return Turn.final(json.dumps({"subtasks": subtasks}))
+    lines = [
+        f"- {r['result']}" if r["outcome"] == "accepted" else f"- {r['id']}: left out ({r['note']})"
+        for r in brief["results"]
+    ]
+    return Turn.final(f"{question}\n" + "\n".join(lines))
+
+
+def read_page(view: ScriptView) -> Turn:
+    """Fetch the page, then report its first sentence (citing it once asked to)."""
+    brief = _brief(view)
+    url = URL.findall(brief["subtask"]["brief"])[0]
+    if view.step == 1:
+        return Turn.call("fetch_page", url=url)
+    page = view.results_of("fetch_page")[-1]
+    reading = page.split(". ")[0].rstrip(".") + "."
+    if "critic_feedback" in brief:
+        reading += f" (source: {url})"
+    return Turn.final(reading)
+
+
+def check_facts(view: ScriptView) -> Turn:
+    """Accept a reading that cites its source; send any other back."""
+    brief = _brief(view)
+    if "(source: " in brief["result"]:
+        return Turn.final(json.dumps({"verdict": "accept"}))
+    feedback = "cite the page you read"
+    return Turn.final(json.dumps({"verdict": "reject", "feedback": feedback}))
+
+
+brief_planner = agent(
+    name="brief_planner",
+    role="plans a research brief and writes it from the team's readings",
+    instructions="Answer in the JSON the brief asks for.",
+    script=plan_and_write,
+)
+page_reader = agent(
+    name="page_reader",
+    role="reads one web page and reports what it says",
+    tools=[fetch_page],
+    script=read_page,
+)
+fact_checker = agent(
+    name="fact_checker",
+    role="checks that each reading is sourced",
+    script=check_facts,
+)
+research_team = team(
+    name="research_team",
+    planner="brief_planner",
+    specialists={"read": "page_reader"},
+    critic="fact_checker",
+    failure_retries=0,
+    after_failures="escalate",
+    specialist_share=0.25,
+    budget_usd=2.0,
 )

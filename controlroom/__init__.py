@@ -13,6 +13,7 @@ from controlroom.domain.specs import (
     agent,
     tool,
 )
+from controlroom.domain.teams import Plan, Review, Subtask, team
 from controlroom.providers.base import ModelError
 
 __all__ = [
@@ -20,12 +21,16 @@ __all__ = [
     "Effect",
     "Message",
     "ModelError",
+    "Plan",
+    "Review",
     "ScriptView",
+    "Subtask",
     "ToolCall",
     "ToolContext",
     "ToolSpec",
     "Turn",
     "Usage",
     "agent",
+    "team",
     "tool",
 ]

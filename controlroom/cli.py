@@ -40,6 +40,8 @@ from controlroom.domain.models import AgentRecord
 from controlroom.domain.specs import AgentSpec
 from controlroom.errors import ControlRoomError, UnknownAgent
 from controlroom.governance.policy_loader import PolicyError, PolicySet, load_policies
+from controlroom.orchestration.bench_tree import tree_benchmark
+from controlroom.orchestration.team_runner import TeamRunner
 from controlroom.runtime.bench import benchmark, gate_overhead
 from controlroom.runtime.bench_approvals import approvals_benchmark
 from controlroom.runtime.bench_killswitch import kill_switch_benchmark
@@ -220,6 +222,7 @@ async def _serve(
             options=SupervisorOptions(exit_when_idle=exit_when_idle),
             policies=policies,
             policies_dir=paths.policies,
+            coordinate=TeamRunner,
         )
         subscription = supervisor.bus.subscribe()
 
@@ -1229,7 +1232,12 @@ async def _control_room(
         if not attached and not read_only:
             tune_for_supervisor()
             supervisor = Supervisor(
-                database, agents, clock=_CLOCK, policies=policies, policies_dir=paths.policies
+                database,
+                agents,
+                clock=_CLOCK,
+                policies=policies,
+                policies_dir=paths.policies,
+                coordinate=TeamRunner,
             )
             await supervisor.start()
         try:
@@ -1283,14 +1291,16 @@ async def _control_room(
 )
 @click.option(
     "--scenario",
-    type=click.Choice(["durability", "gate-overhead", "kill-switch", "approvals", "ui"]),
+    type=click.Choice(["durability", "gate-overhead", "kill-switch", "approvals", "ui", "tree"]),
     default="durability",
     show_default=True,
     help="durability: the canonical workload; gate-overhead: it with and without the "
     "governance gate, alternately, 3 runs each; kill-switch: time for `kill-switch` to pause "
     "every busy agent; approvals: memory and tasks of agents waiting for approval, and the "
     "time from a decision to the agent running again; ui: the control room attached while "
-    "another process journals 500 events/s (key press to screen, the app's CPU).",
+    "another process journals 500 events/s (key press to screen, the app's CPU); tree: a "
+    "team of a planner and N specialists (default 50) against N + 1 independent agents, "
+    "durable steps/s, alternately, 7 runs each.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_fails_cleanly
@@ -1315,6 +1325,8 @@ def bench(
         from controlroom.ui.bench import ui_benchmark  # only this scenario loads Textual
 
         result = ui_benchmark(agent_count or 1000)
+    elif scenario == "tree":
+        result = tree_benchmark(agent_count or 50, steps)
     else:
         mode: Synchronous = "FULL" if synchronous == "FULL" else "NORMAL"
         result = benchmark(agent_count or 100, steps, db, mode)

@@ -1,6 +1,7 @@
 """Named crash points at every persistence boundary, for crash testing.
 
-`CONTROLROOM_CRASH_AT=name` (or `name:N` for the N-th time the point is reached) makes the
+`CONTROLROOM_CRASH_AT=name` (or `name:N` for the N-th time the point is reached, or
+`name@AGENT:N` for the N-th time an agent of definition AGENT reaches it) makes the
 process SIGKILL itself there, so tests can stop a real process at an exact moment and prove
 that relaunching on the same database loses nothing and repeats nothing.
 """
@@ -23,29 +24,34 @@ POINTS: dict[str, str] = {
     "after-resource-created": "a tool registered a created resource",
     "mid-compensation": "a rollback ran one compensation and has not journaled it",
     "after-submit-pickup": "a queued task was picked up but not started",
+    "after-team-commit": "a team's decision (members started, subtasks settled) is durable",
+    "member-ended": "a team member's run ended (durably); its team has not been woken",
 }
 
 _target: str | None = None
+_agent = ""
 _remaining = 0
 
 
 def _configure() -> None:
-    global _target, _remaining
+    global _target, _agent, _remaining
     spec = os.environ.get("CONTROLROOM_CRASH_AT", "")
     if not spec:
         _target = None
         return
-    name, _, count = spec.partition(":")
+    point, _, count = spec.partition(":")
+    name, _, _agent = point.partition("@")
     if name not in POINTS:
         raise ValueError(f"CONTROLROOM_CRASH_AT names unknown crash point {name!r}")
     _target = name
     _remaining = int(count) if count else 1
 
 
-def reached(name: str) -> None:
-    """Mark that execution reached crash point `name`; kill the process if it is the target."""
+def reached(name: str, agent: str = "") -> None:
+    """Mark that execution reached crash point `name` (in an agent of definition `agent`);
+    kill the process if it is the target."""
     global _remaining
-    if _target != name:
+    if _target != name or (_agent and _agent != agent):
         return
     _remaining -= 1
     if _remaining <= 0:

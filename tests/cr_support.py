@@ -32,6 +32,7 @@ from controlroom.domain.specs import AgentSpec
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.ids import CountingTokens
 from controlroom.notify.deliver import Notifier
+from controlroom.orchestration.team_runner import TeamRunner
 from controlroom.providers.base import Model
 from controlroom.providers.registry import EndpointSettings
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions, default_model_for
@@ -309,6 +310,7 @@ class Harness:
             model_for=model_for,
             notifier=notifier,
             endpoints=endpoints,
+            coordinate=TeamRunner,
         )
 
     async def run_until_idle(
@@ -356,6 +358,10 @@ class Harness:
     async def waiting(self, agent_id: str | None = None) -> list[Approval]:
         """Approvals still open, in request order."""
         return await self.approvals(agent_id, [ApprovalStatus.PENDING])
+
+    async def records(self) -> list[AgentRecord]:
+        """Every agent, in submission order."""
+        return await queries.list_agents(self.db)
 
     async def record(self, agent_id: str) -> AgentRecord:
         record = await queries.get_agent(self.db, agent_id)

@@ -29,6 +29,7 @@ from controlroom import ScriptView, ToolContext, Turn, agent, tool
 from controlroom.clock import FakeClock
 from controlroom.errors import DatabaseRefused
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
+from controlroom.store import queries
 from controlroom.store.database import open_database, schema_version
 from controlroom.store.inbox import submit_agent
 from controlroom.store.migrations import APPLICATION, CURRENT_VERSION
@@ -303,15 +304,16 @@ async def test_new_file_is_migrated_to_the_current_schema_version(tmp_path: Path
     assert not path.exists()
     db = await open_database(path)
     try:
-        assert CURRENT_VERSION == 3
-        assert await schema_version(db) == 3
+        assert CURRENT_VERSION == 5
+        assert await schema_version(db) == 5
     finally:
         await db.close()
     meta = dict(query(path, "SELECT key, value FROM meta"))
-    assert meta == {"application": APPLICATION, "schema_version": "3"}
+    assert meta == {"application": APPLICATION, "schema_version": "5"}
     tables = {row[0] for row in query(path, "SELECT name FROM sqlite_master WHERE type='table'")}
     expected = {"meta", "events", "checkpoints", "agents", "resources", "commands", "lease"}
     assert expected | {"novelty", "approvals", "notifications", "webhook_requests"} <= tables
+    assert "resource_leases" in tables
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -326,10 +328,26 @@ async def test_reopening_keeps_the_database(tmp_path: Path, real_database: Path)
     finally:
         await db.close()
     assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
-    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [("3",)]
+    assert query(path, "SELECT value FROM meta WHERE key='schema_version'") == [
+        (str(CURRENT_VERSION),)
+    ]
+
+
+def _as_version_4_left_it(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE agents DROP COLUMN tainted_by")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+
+
+def _as_version_3_left_it(path: Path) -> None:
+    _as_version_4_left_it(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE resource_leases")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
 def _as_version_2_left_it(path: Path) -> None:
+    _as_version_3_left_it(path)
     with sqlite3.connect(path) as conn:
         for table in ("approvals", "notifications", "webhook_requests"):
             conn.execute(f"DROP TABLE {table}")
@@ -349,7 +367,7 @@ async def test_a_version_1_database_is_migrated_to_the_current_version_keeping_i
     events_before = query(path, "SELECT COUNT(*), MAX(id) FROM events")
     db = await open_database(path)
     try:
-        assert await schema_version(db) == 3
+        assert await schema_version(db) == CURRENT_VERSION
     finally:
         await db.close()
     assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
@@ -370,7 +388,7 @@ async def test_a_version_2_database_gains_approvals_and_command_payloads(
         )
     db = await open_database(path)
     try:
-        assert await schema_version(db) == 3
+        assert await schema_version(db) == CURRENT_VERSION
     finally:
         await db.close()
     assert query(path, "SELECT command, payload FROM commands WHERE target = 'x-1'") == [
@@ -378,6 +396,43 @@ async def test_a_version_2_database_gains_approvals_and_command_payloads(
     ]
     assert query(path, "SELECT COUNT(*) FROM approvals") == [(0,)]
     assert query(path, "SELECT COUNT(*) FROM notifications") == [(0,)]
+
+
+async def test_a_version_3_database_gains_resource_leases_all_free(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "v3.db"
+    shutil.copyfile(real_database, path)
+    _as_version_3_left_it(path)
+    events_before = query(path, "SELECT COUNT(*), MAX(id) FROM events")
+    db = await open_database(path)
+    try:
+        assert await schema_version(db) == CURRENT_VERSION
+    finally:
+        await db.close()
+    assert query(path, "SELECT COUNT(*), MAX(id) FROM events") == events_before
+    assert query(path, "SELECT COUNT(*) FROM resource_leases") == [(0,)]
+    indexes = query(path, "SELECT name FROM sqlite_master WHERE tbl_name = 'resource_leases'")
+    assert ("ix_resource_leases_agent",) in indexes
+    assert chain_break(path) is None
+
+
+async def test_a_version_4_database_gains_member_taint_keeping_its_agents(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "v4.db"
+    shutil.copyfile(real_database, path)
+    _as_version_4_left_it(path)
+    agents_before = query(path, "SELECT id, status FROM agents ORDER BY seq")
+    db = await open_database(path)
+    try:
+        assert await schema_version(db) == CURRENT_VERSION
+        records = await queries.list_agents(db)
+    finally:
+        await db.close()
+    assert [(r.id, r.status.value) for r in records] == agents_before
+    assert all(r.tainted_by is None for r in records)
+    assert chain_break(path) is None
 
 
 async def test_open_configures_durability(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ HEADLESS = (
     "controlroom.runtime",
     "controlroom.notify",
     "controlroom.webhooks",
+    "controlroom.orchestration",
     "controlroom.cli",
 )
 

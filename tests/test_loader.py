@@ -48,7 +48,20 @@ def one_line(exc: pytest.ExceptionInfo[AgentLoadError]) -> str:
 
 def test_loads_the_example_agents() -> None:
     agents = load_agents(EXAMPLE_AGENTS)
-    assert set(agents) == {"mailer", "refunds", "research", "ops", "runaway", "watcher"}
+    assert set(agents) == {
+        "mailer",
+        "refunds",
+        "research",
+        "ops",
+        "runaway",
+        "watcher",
+        "research_team",
+        "brief_planner",
+        "page_reader",
+        "fact_checker",
+    }
+    team = agents["research_team"].team
+    assert team is not None and team.members == ("brief_planner", "page_reader", "fact_checker")
     assert {t.name for t in agents["refunds"].tools} == {"lookup_order", "issue_refund"}
     fetch = agents["research"].tool("fetch_page")
     assert fetch is not None and fetch.untrusted, "a web page is untrusted input"
@@ -168,3 +181,16 @@ def test_file_instead_of_directory(tmp_path: Path) -> None:
     path = write(tmp_path, "single.py", GOOD.format(name="single"))
     with pytest.raises(AgentLoadError, match=r"is not a directory"):
         load_agents(path)
+
+
+def test_a_team_naming_an_agent_that_is_not_defined_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "alpha.py", GOOD.format(name="alpha"))
+    write(
+        tmp_path,
+        "crew.py",
+        "from controlroom import team\n"
+        "crew = team(name='crew', planner='alpha', specialists={'work': 'ghost'})\n",
+    )
+    with pytest.raises(AgentLoadError) as refused:
+        load_agents(tmp_path)
+    assert str(refused.value) == f"{tmp_path}: team crew: member 'ghost' is not a defined agent"

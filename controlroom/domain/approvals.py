@@ -31,11 +31,15 @@ Verdict = Literal[
 CALL_VERDICTS: tuple[Verdict, ...] = ("approve", "deny", "respond")
 ESCALATION_VERDICTS: tuple[Verdict, ...] = ("approve", "deny", "respond", "complete")
 IN_DOUBT_VERDICTS: tuple[Verdict, ...] = ("happened", "retry", "abort")
+SUBTASK_VERDICTS: tuple[Verdict, ...] = ("approve", "deny", "respond")
 
 
 class ApprovalKind(StrEnum):
     CALL = "call"  # a proposed call whose tier (or taint, loop, quarantine) needs a human
     IN_DOUBT = "in_doubt"  # a started call whose outcome is unknown
+    # A team's subtask its members could not do: approve runs it again, deny skips it,
+    # respond gives its result.
+    SUBTASK = "subtask"
 
 
 class ApprovalStatus(StrEnum):
@@ -117,6 +121,8 @@ class Approval(BaseModel):
         """The decisions this approval accepts."""
         if self.kind is ApprovalKind.IN_DOUBT:
             return IN_DOUBT_VERDICTS
+        if self.kind is ApprovalKind.SUBTASK:
+            return SUBTASK_VERDICTS
         return ESCALATION_VERDICTS if self.tier == "escalate" else CALL_VERDICTS
 
 

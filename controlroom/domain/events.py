@@ -126,6 +126,40 @@ class ToolCallInDoubt(Event):
     reason: str
 
 
+class ResourceWaited(Event):
+    """A call names a resource (its tool's `resource=`) whose lease another live agent,
+    `holder`, holds: the call waits until that agent ends (or the wait's bound passes)."""
+
+    kind: ClassVar[str] = "resource_waited"
+    call_id: str
+    tool: str
+    resource: str
+    holder: str
+
+
+class ResourceAcquired(Event):
+    """The agent took the lease on `resource` (after waiting `waited_ms`, if it waited): no
+    other agent's call on it runs until this agent has ended."""
+
+    kind: ClassVar[str] = "resource_acquired"
+    call_id: str
+    tool: str
+    resource: str
+    waited_ms: int = 0
+
+
+class ResourceConflict(Event):
+    """A call waited its bound (`waited_ms`) for a resource `holder` kept: it failed
+    without running, and the model was told."""
+
+    kind: ClassVar[str] = "resource_conflict"
+    call_id: str
+    tool: str
+    resource: str
+    holder: str
+    waited_ms: int
+
+
 class MonitorAlert(Event):
     """Behavioural monitoring saw something: `level` says what was done about it."""
 
@@ -329,6 +363,71 @@ class ModelBreakerChanged(Event):
     reason: str
 
 
+class MemberAssigned(Event):
+    """A team's coordinator gave a member its part: sub-agent `child` runs `agent` as the
+    `role` (planner, specialist, critic, synthesizer), on `subtask` for a specialist or a
+    critic, for the `attempt`-th time."""
+
+    kind: ClassVar[str] = "member_assigned"
+    child: str
+    agent: str
+    role: str
+    subtask: str = ""
+    attempt: int = 1
+    tainted_by: str | None = None  # its brief carries output untrusted content had reached
+
+
+class MemberReported(Event):
+    """What the coordinator made of a member's end (the structured error a parent gets):
+    `outcome` is ok, failed (it failed, was terminated or timed out), invalid (its answer is
+    not the message its part calls for) or held (its output is quarantined); `action` is
+    what the team does about it (continue, retry, revise, skip, escalate, fail)."""
+
+    kind: ClassVar[str] = "member_reported"
+    child: str
+    role: str
+    subtask: str = ""
+    status: str
+    outcome: str
+    action: str
+    detail: str = ""
+
+
+class MessageQuarantined(Event):
+    """Injection screening flagged what a member said: the original is kept here, and the
+    members it was meant for are given a placeholder instead."""
+
+    kind: ClassVar[str] = "message_quarantined"
+    child: str
+    subtask: str = ""
+    score: float
+    reasons: tuple[str, ...]
+    original: str
+
+
+class TeamPlanned(Event):
+    """The planner's plan, as validated: each subtask's id, type and brief."""
+
+    kind: ClassVar[str] = "team_planned"
+    subtasks: list[dict[str, str]]
+
+
+class SubtaskReviewed(Event):
+    kind: ClassVar[str] = "subtask_reviewed"
+    subtask: str
+    verdict: str
+    feedback: str = ""
+
+
+class SubtaskSettled(Event):
+    """A subtask is done with: its result `accepted`, or `skipped` (with why)."""
+
+    kind: ClassVar[str] = "subtask_settled"
+    subtask: str
+    outcome: str
+    note: str = ""
+
+
 class BudgetChanged(Event):
     """An operator set the task's budget (`budget_usd`): the budget breaker trips on the
     new line from now on."""
@@ -401,6 +500,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCallSucceeded,
         ToolCallFailed,
         ToolCallInDoubt,
+        ResourceWaited,
+        ResourceAcquired,
+        ResourceConflict,
         MonitorAlert,
         ResultQuarantined,
         BreakerTripped,
@@ -421,6 +523,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentCompleted,
         AgentFailed,
         AgentTerminated,
+        MemberAssigned,
+        MemberReported,
+        MessageQuarantined,
+        TeamPlanned,
+        SubtaskReviewed,
+        SubtaskSettled,
         BudgetChanged,
         ModelBreakerChanged,
         OperatorActed,

@@ -76,6 +76,8 @@ class AgentStatus(StrEnum):
     # human who may also take the task over.
     AWAITING_APPROVAL = "awaiting_approval"
     ESCALATED = "escalated"
+    # A team waiting on its sub-agents (no task, nothing in memory): woken as each settles.
+    WAITING = "waiting"
     IN_DOUBT = "in_doubt"
     # Finished, but its result is held for an operator's review (not terminal: the
     # operator releases it or terminates the agent).
@@ -156,6 +158,11 @@ class AgentRecord(BaseModel):
     step: int = 0
     error: str | None = None
     result: str | None = None
+    # The agent that spawned this one (a team's sub-agent, or `submit --parent`).
+    parent_id: str | None = None
+    # Where untrusted content reached it before it started (a team member given another
+    # agent's output): it starts tainted.
+    tainted_by: str | None = None
 
 
 class Resource(BaseModel):

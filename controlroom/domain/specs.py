@@ -11,15 +11,19 @@ well-formed calls reach the tool.
 from __future__ import annotations
 
 import inspect
+import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, create_model
 
 from controlroom.domain.models import Message, Resource, Turn
+
+if TYPE_CHECKING:  # teams.py builds on this module
+    from controlroom.domain.teams import TeamSpec
 
 
 class Effect(StrEnum):
@@ -91,10 +95,25 @@ class ToolSpec:
     argument_names: tuple[str, ...]
     # Its output comes from outside and taints the agent that reads it (see `tool`).
     untrusted: bool = False
+    # (kind, argument): the argument whose value names the resource a call works on, so two
+    # agents never interleave on it (runtime/leases.py); how long a call waits for it.
+    resource: tuple[str, str] | None = None
+    resource_timeout_s: float | None = None
 
     @property
     def reversible(self) -> bool:
         return self.compensate is not None
+
+    def resource_of(self, arguments: Mapping[str, Any]) -> str | None:
+        """The resource a call with these (validated) arguments works on, as
+        "kind:value", or None (the tool names none, or the argument is unset)."""
+        if self.resource is None:
+            return None
+        kind, argument = self.resource
+        value = arguments.get(argument)
+        if value is None:
+            return None
+        return f"{kind}:{value if isinstance(value, str) else json.dumps(value, sort_keys=True)}"
 
     def json_schema(self) -> dict[str, Any]:
         """The argument schema offered to models."""
@@ -116,6 +135,8 @@ def tool(
     attempts: int = 1,
     description: str | None = None,
     untrusted: bool = False,
+    resource: str | tuple[str, str] | None = None,
+    resource_timeout: float | None = None,
 ) -> Callable[[ToolFunction], ToolSpec]: ...
 
 
@@ -131,6 +152,8 @@ def tool(
     attempts: int = 1,
     description: str | None = None,
     untrusted: bool = False,
+    resource: str | tuple[str, str] | None = None,
+    resource_timeout: float | None = None,
 ) -> ToolSpec | Callable[[ToolFunction], ToolSpec]:
     """Declare a tool. Use as `@tool` or `@tool(effect="idempotent_by_key", ...)`.
 
@@ -138,12 +161,19 @@ def tool(
     other parameter becomes a validated argument. `untrusted=True` says the tool's output
     comes from outside (web pages, e-mail, files): once it reaches an agent's context the
     agent is tainted, and its side-effecting calls need approval from then on.
+
+    `resource="order_id"` names the argument whose value is the resource a call works on
+    (key "order_id:<value>"; `resource=("order", "order_id")` gives the kind, so tools
+    that name it differently share it): the first of an agent's calls to name a resource
+    takes its lease until the agent ends, and another agent's call on it waits, at most
+    `resource_timeout` seconds (the supervisor's default otherwise), then fails.
     """
 
     def build(func: ToolFunction) -> ToolSpec:
-        return _build_tool(
+        built = _build_tool(
             func, name, effect, lookup, compensate, timeout, attempts, description, untrusted
         )
+        return _with_resource(built, resource, resource_timeout)
 
     if fn is not None:
         return build(fn)
@@ -198,6 +228,40 @@ def _build_tool(
         takes_context=takes_context,
         argument_names=tuple(args_model.model_fields),
         untrusted=untrusted,
+    )
+
+
+def _with_resource(
+    spec: ToolSpec, resource: str | tuple[str, str] | None, timeout: float | None
+) -> ToolSpec:
+    """`spec` with its `resource=` and `resource_timeout=` checked and set."""
+    if resource is None:
+        if timeout is not None:
+            raise DefinitionError(f"tool {spec.name}: resource_timeout= needs resource=")
+        return spec
+    if isinstance(resource, str):
+        resource = (resource, resource)
+    if (
+        not isinstance(resource, tuple)
+        or len(resource) != 2
+        or not all(isinstance(part, str) and part for part in resource)
+    ):
+        raise DefinitionError(
+            f"tool {spec.name}: resource= is an argument's name or a (kind, argument) pair,"
+            f" got {resource!r}"
+        )
+    if resource[1] not in spec.argument_names:
+        named = ", ".join(spec.argument_names) or "none"
+        raise DefinitionError(
+            f"tool {spec.name}: resource= names argument {resource[1]!r}, which it does not"
+            f" take (its arguments: {named})"
+        )
+    if timeout is not None and timeout <= 0:
+        raise DefinitionError(f"tool {spec.name}: resource_timeout must be positive, got {timeout}")
+    return replace(
+        spec,
+        resource=resource,
+        resource_timeout_s=None if timeout is None else float(timeout),
     )
 
 
@@ -270,6 +334,8 @@ class AgentSpec:
     model_attempts: int
     # The model's context, in characters: a longer conversation is compacted for the request.
     context_limit: int | None = None
+    # Set for a team (see `domain.teams.team`): a coordinator runs it, not a model.
+    team: TeamSpec | None = None
 
     def tool(self, name: str) -> ToolSpec | None:
         """The tool of that name, if this agent has it."""

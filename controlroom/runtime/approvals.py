@@ -134,6 +134,9 @@ class ApprovalDesk:
         money = f" (${approval.amount:,.2f})" if approval.amount is not None else ""
         if kind == "in_doubt":
             subject = f"In doubt #{approval.id}: {approval.agent_id} {approval.tool}{money}"
+        elif approval.kind is ApprovalKind.SUBTASK:
+            subtask = approval.arguments.get("subtask", "?")
+            subject = f"Escalated #{approval.id}: {approval.agent_id} subtask {subtask} failed"
         elif kind == "escalated":
             subject = f"Escalated #{approval.id}: {approval.agent_id} {approval.tool}{money}"
         else:
@@ -220,6 +223,12 @@ class ApprovalDesk:
                 f"controlroom resolve {n} happened --result 'WHAT IT RETURNED' {db}",
                 f"controlroom resolve {n} retry {db}",
                 f"controlroom resolve {n} abort {db}",
+            )
+        if approval.kind is ApprovalKind.SUBTASK:
+            return (
+                f"controlroom approve {n} --note 'WHY' {db}  # run the subtask again",
+                f"controlroom deny {n} --note 'WHY' {db}  # skip it",
+                f"controlroom respond {n} 'ITS RESULT' {db}",
             )
         commands = [
             f"controlroom approve {n} --note 'WHY' {db}",

@@ -35,14 +35,14 @@ ARGUMENT_PAYLOAD = "a" * 170
 RESULT_PAYLOAD = "r" * 470
 
 
-class _Receiver:
+class Receiver:
     """A stand-in for a remote service that dedupes on the idempotency key."""
 
     def __init__(self) -> None:
         self.effects: dict[str, str] = {}
 
 
-def bench_agent(steps: int, receiver: _Receiver) -> AgentSpec:
+def bench_agent(steps: int, receiver: Receiver) -> AgentSpec:
     """The benchmark agent: `steps` tool-calling turns, then a final answer."""
 
     @tool(effect="idempotent_by_key", timeout=10)
@@ -89,7 +89,7 @@ async def run_benchmark(
     `governance=False` is the baseline the gate's cost is measured against: tool calls are
     validated and run, with no identity, policy, monitoring or screening.
     """
-    receiver = _Receiver()
+    receiver = Receiver()
     seeded = await open_database(db_path, synchronous=synchronous)
     try:
         await _seed(seeded, agents, steps)

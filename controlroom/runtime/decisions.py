@@ -43,7 +43,7 @@ from controlroom.governance import authority
 from controlroom.governance.gate import Gate, arguments_dict
 from controlroom.runtime.approvals import ApprovalDesk
 from controlroom.store import approvals as approval_rows
-from controlroom.store import queries
+from controlroom.store import queries, resource_leases
 from controlroom.store.database import Database
 from controlroom.store.writer import JournalWriter, PendingEvent, Statement
 
@@ -227,11 +227,10 @@ class Decisions:
         if not approval.status.is_open:
             return f"approval #{approval.id} is {approval.settled()}"
         if request.verdict not in approval.verdicts:
-            what = (
-                "an in-doubt call"
-                if approval.kind is ApprovalKind.IN_DOUBT
-                else (f"a call of the {approval.tier} tier")
-            )
+            what = {
+                ApprovalKind.IN_DOUBT: "an in-doubt call",
+                ApprovalKind.SUBTASK: "a team's escalated subtask",
+            }.get(approval.kind, f"a call of the {approval.tier} tier")
             return (
                 f"approval #{approval.id} is for {what}: decide it with "
                 f"{' / '.join(approval.verdicts)}, not {request.verdict}"
@@ -299,6 +298,9 @@ class Decisions:
             if a.id != decided.id
         ]
         record = await queries.get_agent(self._db, decided.agent_id)
+        if record is not None and record.status is AgentStatus.WAITING:
+            # A team: it reads the decision itself when woken, whatever else it waits on.
+            return decided.agent_id, len(others)
         if others or record is None or record.status not in _WAITING:
             return None, len(others)
         now = self._clock.now_ms()
@@ -327,6 +329,8 @@ class Decisions:
         statements.append(
             Statement(_COMPLETE, (AgentStatus.COMPLETED.value, now, result, decided.agent_id))
         )
+        # Its resources are free (a waiter finds out at its next look: runtime/leases.py).
+        statements += resource_leases.released(decided.agent_id, AgentStatus.COMPLETED)
         return events, statements
 
     async def cancel(self, agent_id: str, reason: str) -> None:

@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from controlroom.domain.specs import AgentSpec, DefinitionError
+from controlroom.domain.teams import check_members
 from controlroom.errors import AgentLoadError
 
 
@@ -35,6 +36,9 @@ def load_agents(directory: Path | str) -> dict[str, AgentSpec]:
                 )
             specs[spec.name] = spec
             origin[spec.name] = path
+    problem = check_members(specs)
+    if problem is not None:
+        raise AgentLoadError(f"{root}: {problem}")
     return specs
 
 

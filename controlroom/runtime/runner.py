@@ -51,7 +51,10 @@ from controlroom.domain.events import (
     ModelTurnLost,
     ModelTurnRecorded,
     MonitorAlert,
+    ResourceAcquired,
+    ResourceConflict,
     ResourceCreated,
+    ResourceWaited,
     ResultQuarantined,
     ToolCallDenied,
     ToolCallFailed,
@@ -84,7 +87,10 @@ from controlroom.runtime.daily_spend import DailySpend
 from controlroom.runtime.deadlines import CallDeadlines
 from controlroom.runtime.invoke import call_function, render_result
 from controlroom.runtime.keys import canonical_json, effect_key
+from controlroom.runtime.leases import LeaseBook
 from controlroom.runtime.recovery import UnfinishedStep, unfinished_step
+from controlroom.runtime.task_budgets import TaskBudgets
+from controlroom.store import resource_leases
 from controlroom.store.queries import StoredAgent
 from controlroom.store.writer import (
     CheckpointDelta,
@@ -134,12 +140,15 @@ class RunnerServices:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     novelty: NoveltyBook = field(default_factory=NoveltyBook)
     daily_spend: DailySpend = field(default_factory=DailySpend)
+    tasks: TaskBudgets = field(default_factory=TaskBudgets)
     # Issues each agent's credential (None: calls carry no proof, and the gate asks none).
     authority: CredentialAuthority | None = None
     run: str = ""  # the supervisor's run, which credentials are bound to
     # False only for the benchmark's comparison run: calls are validated and run, nothing
     # else (no identity, policy, monitoring or screening).
     governed: bool = True
+    # Who holds which resource a tool names (`resource=`), and who waits for one.
+    leases: LeaseBook = field(default_factory=LeaseBook)
 
 
 class _Call(NamedTuple):
@@ -194,6 +203,10 @@ class StopAgent(Exception):
 class AgentRunner:
     """Runs one agent from its checkpoint until it finishes, stops or is asked to stop."""
 
+    # An agent starts no sub-agents itself, and has no members' deadlines to keep.
+    started_members: tuple[AgentRecord, ...] = ()
+    next_deadline_ms: int | None = None
+
     def __init__(self, spec: AgentSpec, stored: StoredAgent, services: RunnerServices) -> None:
         self.spec = spec
         self.record: AgentRecord = stored.record
@@ -230,6 +243,9 @@ class AgentRunner:
         # Set by the supervisor for agents it recovers after another one died holding the
         # database: a request of theirs may have been in flight (see `ModelTurnLost`).
         self.recovered_after_crash = False
+        # The task this sub-agent works for (its root agent), whose budget the whole tree
+        # shares (see `TaskBudgets`); None for an agent without a parent.
+        self.task_root: str | None = None
         self._abandoned_turn: str | None = None  # why a request in flight was abandoned
         self._state_unsaved = False  # the state changed outside a step's checkpoint
         self._renew_credential()
@@ -392,7 +408,11 @@ class AgentRunner:
         record = self.record
         if self._state is None:
             state = AgentState(
-                agent_id=self.agent_id, agent=self.spec.name, intent=record.task, user=record.user
+                agent_id=self.agent_id,
+                agent=self.spec.name,
+                intent=record.task,
+                user=record.user,
+                tainted_by=record.tainted_by,
             )
             opening = [
                 Message(role="system", content=self._system_prompt()),
@@ -544,6 +564,7 @@ class AgentRunner:
         if self._statements:
             statements += self._statements
             self._statements = []
+        statements += resource_leases.released(self.agent_id, state.status)  # if it ended
         delta = CheckpointDelta.of(
             self.agent_id, _MESSAGES.serializer.to_json(added).decode(), state
         )
@@ -566,6 +587,8 @@ class AgentRunner:
             state.cost_usd += usage.cost_usd
             now = self._services.clock.now_ms()
             self._services.daily_spend.add(self.record.user, now, usage.cost_usd)
+            if self.task_root is not None:
+                self._services.tasks.add(self.task_root, usage.cost_usd)
 
     async def _request_turn(self, step: int) -> Turn:
         state = self._state
@@ -596,7 +619,7 @@ class AgentRunner:
         requests = 0  # what the attempts cost: a provider that retries makes several each
         while True:
             attempt += 1
-            crashpoints.reached("before-model-turn")
+            crashpoints.reached("before-model-turn", self.spec.name)
             try:
                 turn = await self._abandonable(self._model.turn(request))
             except Interrupted:
@@ -613,7 +636,7 @@ class AgentRunner:
                     ) from None
                 await self._abandonable(self._services.clock.sleep(self._services.backoff(attempt)))
                 continue
-            crashpoints.reached("after-model-turn")
+            crashpoints.reached("after-model-turn", self.spec.name)
             if turn.usage.cost_usd is None:
                 prices = self._services.gate.policies.prices
                 turn = turn.model_copy(
@@ -695,6 +718,11 @@ class AgentRunner:
             self._note_novelty(step, tool, plain)
         ctx = self._context(step, call, key, plain, known.resources)
         prepared = _Call(step, call, tool, ctx, arguments_dict(tool, validated))
+        resource = tool.resource_of(plain)
+        if resource is not None:
+            refused = await self._take_lease(state, step, call, tool, resource, policy)
+            if refused is not None:
+                return refused
 
         try:
             if not tool.effect.has_side_effects:
@@ -713,9 +741,9 @@ class AgentRunner:
                     )
                 )
                 await self._commit_pending()
-                crashpoints.reached("after-intent-commit")
+                crashpoints.reached("after-intent-commit", self.spec.name)
                 result, reconciled = await self._invoke(prepared, first_attempt=1)
-                crashpoints.reached("after-tool-effect")
+                crashpoints.reached("after-tool-effect", self.spec.name)
         except ToolGaveUp as gave_up:
             return self._failed_for_good(state, step, policy, tool.name, gave_up.error)
         state.consecutive_failures = 0
@@ -736,6 +764,64 @@ class AgentRunner:
             notice = desk.ran(self.record, tool.name, plain, result, now)
             self._statements += desk.notify("notified", notice, now)
         return result
+
+    async def _take_lease(
+        self,
+        state: AgentState,
+        step: int,
+        call: ToolCall,
+        tool: ToolSpec,
+        resource: str,
+        policy: AgentPolicy,
+    ) -> str | None:
+        """Hold `resource` before the call runs (runtime/leases.py): at once, or after
+        waiting for the agent that holds it to end. Returns the model's message if the wait
+        gave up (the call failed without running).
+
+        A new lease's row goes with the next commit: the call's intent, for a call with
+        side effects, so it is durable before the tool runs.
+        """
+        leases = self._services.leases
+        take = await leases.take(resource, self.agent_id)
+        waited_ms = 0
+        if take.holder is not None:
+            waited = ResourceWaited(
+                call_id=call.id, tool=tool.name, resource=resource, holder=take.holder
+            )
+            self._pending.append(self._event(waited, step))
+            await self._commit_pending()  # the operator sees the wait as it begins
+            timeout_s = tool.resource_timeout_s or leases.wait_s
+            clock = self._services.clock
+            began = clock.monotonic()
+            holder = await self._abandonable(leases.wait(resource, self.agent_id, timeout_s))
+            waited_ms = round((clock.monotonic() - began) * 1000)
+            if holder is not None:
+                error = (
+                    f"{resource} is being worked on by agent {holder}; gave up after waiting"
+                    f" {timeout_s:g}s (the call did not run: try again later)"
+                )
+                conflict = ResourceConflict(
+                    call_id=call.id,
+                    tool=tool.name,
+                    resource=resource,
+                    holder=holder,
+                    waited_ms=waited_ms,
+                )
+                self._pending.append(self._event(conflict, step))
+                failed = ToolCallFailed(  # key "": it never started
+                    call_id=call.id, tool=tool.name, key="", attempt=0, error=error, final=True
+                )
+                self._pending.append(self._event(failed, step))
+                return self._failed_for_good(state, step, policy, tool.name, error)
+        elif not take.taken:
+            return None  # held since an earlier call
+        acquired = ResourceAcquired(
+            call_id=call.id, tool=tool.name, resource=resource, waited_ms=waited_ms
+        )
+        self._pending.append(self._event(acquired, step))
+        now = self._services.clock.now_ms()
+        self._statements.append(resource_leases.take(resource, self.agent_id, now))
+        return None
 
     def _admitted(
         self,
@@ -1005,6 +1091,15 @@ class AgentRunner:
             crossed = _crossed(state.cost_usd, estimate, f"${budget:.4f} budget", budget)
             if crossed is not None:
                 return crossed
+        root = self.task_root
+        task_budget = self._services.tasks.budget(root) if root is not None else None
+        if root is not None and task_budget is not None:
+            spent = self._services.tasks.spent(root)
+            crossed = _crossed(
+                spent, estimate, f"${task_budget:.4f} budget of task {root}", task_budget
+            )
+            if crossed is not None:
+                return f"the task's agents {crossed}"
         user = self.record.user
         daily = self._services.gate.policies.daily_budget(user)
         if daily is not None:
@@ -1291,7 +1386,11 @@ class AgentRunner:
         await self._writer.commit(
             pending,
             CheckpointDelta.of(self.agent_id, "[]", state),
-            [*statements, self._status_statement(status, error=state.error)],
+            [
+                *statements,
+                self._status_statement(status, error=state.error),
+                *resource_leases.released(self.agent_id, status),
+            ],
         )
 
     async def _stop(self, stop: StopAgent) -> None:

@@ -16,10 +16,10 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from controlroom import crashpoints
 from controlroom.clock import Clock, SystemClock
@@ -57,11 +57,13 @@ from controlroom.runtime.daily_spend import DAY_MS
 from controlroom.runtime.decisions import BadDecision, DecisionRequest, Decisions
 from controlroom.runtime.endpoints import endpoints_of
 from controlroom.runtime.invoke import call_function
+from controlroom.runtime.leases import DEFAULT_RECHECK_S, DEFAULT_WAIT_S, LeaseBook
 from controlroom.runtime.notifications import Dispatcher
 from controlroom.runtime.policy_watch import PolicyWatcher
 from controlroom.runtime.runner import BUDGET_BREAKER, AgentRunner, RunnerServices, backoff_seconds
 from controlroom.store import approvals as approval_rows
-from controlroom.store import queries
+from controlroom.store import queries, resource_leases
+from controlroom.store import teams as team_rows
 from controlroom.store.costs import spent_since
 from controlroom.store.database import Database
 from controlroom.store.lease import HEARTBEAT_S, HEARTBEAT_SQL, acquire_lease, release_lease
@@ -91,6 +93,7 @@ _SET_BUDGET = "UPDATE agents SET budget_usd = ?, updated_ms = ? WHERE id = ?"
 _MARK_RESOURCE = "UPDATE resources SET status = ?, updated_ms = ? WHERE id = ?"
 _PAUSABLE = (
     AgentStatus.QUEUED,
+    AgentStatus.WAITING,
     AgentStatus.RUNNING,
     AgentStatus.AWAITING_APPROVAL,
     AgentStatus.ESCALATED,
@@ -127,11 +130,48 @@ class SupervisorOptions:
     governance: bool = True
     # How often approval deadlines are checked.
     approval_check_interval_s: float = 1.0
+    # How long a call waits for a resource another agent holds (a tool's own
+    # `resource_timeout` comes first) before it fails with a conflict.
+    resource_wait_s: float = DEFAULT_WAIT_S
+    # How often such a waiter checks whether the holder ended without this supervisor
+    # hearing of it (runtime/leases.py); ends it hears of hand the resource on at once.
+    resource_recheck_s: float = DEFAULT_RECHECK_S
+
+
+class Supervised(Protocol):
+    """What the supervisor drives: an agent's runner, or a team's coordinator."""
+
+    record: AgentRecord
+    recovered_after_crash: bool
+    waits_on_earlier: bool
+    step_latencies: list[float] | None
+
+    @property
+    def started_members(self) -> Sequence[AgentRecord]:
+        """Sub-agents this run queued (a team's new members): launched at once."""
+
+    @property
+    def next_deadline_ms(self) -> int | None:
+        """When a member this team waits on is past its deadline (the team is woken)."""
+
+    async def run(self) -> AgentStatus: ...
+
+    def request_pause(self, reason: str) -> None: ...
+
+    def request_stop(self, *, terminate: bool = False) -> None: ...
+
+    def quarantine(self, reason: str) -> None: ...
+
+    def set_task_budget(self, budget_usd: float) -> None: ...
+
+
+# Builds a team's coordinator (the orchestration layer, above this one, supplies it).
+Coordinate = Callable[[AgentSpec, "queries.StoredAgent", RunnerServices, Database], Supervised]
 
 
 @dataclass
 class _Running:
-    runner: AgentRunner
+    runner: Supervised
     task: asyncio.Task[AgentStatus]
     on_exit: list[asyncio.Future[None]] = field(default_factory=list)
 
@@ -153,9 +193,11 @@ class Supervisor:
         policies_dir: Path | None = None,
         notifier: Notifier | None = None,
         endpoints: Mapping[str, EndpointSettings] | None = None,
+        coordinate: Coordinate | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
+        self._coordinate = coordinate
         self.clock = clock or SystemClock()
         self.bus = bus or EventBus()
         self.options = options or SupervisorOptions()
@@ -201,12 +243,23 @@ class Supervisor:
             authority=authority,
             run=self.owner,
             governed=governed,
+            leases=LeaseBook(
+                db,
+                wait_s=self.options.resource_wait_s,
+                recheck_s=self.options.resource_recheck_s,
+            ),
         )
         self._policy_watcher = (
             PolicyWatcher(policies_dir, agents, self.gate, self._journal) if policies_dir else None
         )
         self._signer = JournalSigner(db, self.writer, self.clock, self.identity)
         self._running: dict[str, _Running] = {}
+        self._rewake: set[str] = set()  # teams woken while their coordinator ran
+        self._waking: set[str] = set()  # teams whose coordinator is being launched
+        self._roots: dict[str, str] = {}  # the task (root agent) of each agent in a tree
+        self._launched: set[str] = set()  # queued agents launched (see `poll_once`)
+        self._stopping = False
+        self._team_deadlines: dict[str, int] = {}  # a member's deadline each team waits on
         self._background: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._poke = asyncio.Event()
@@ -234,6 +287,7 @@ class Supervisor:
             self._services.novelty.remember(await queries.novelty_seen(self.db))
             today = self.clock.now_ms() // DAY_MS * DAY_MS
             self._services.daily_spend.remember(await spent_since(self.db, today))
+            await self._services.leases.load()  # a recovered agent keeps what it held
             self.desk.start_after(await approval_rows.highest_id(self.db))
             took_over = previous.describe() if previous and previous.owner != self.owner else ""
             await self._journal(
@@ -279,8 +333,9 @@ class Supervisor:
 
     async def _recover(self, *, after_crash: bool) -> None:
         """Resume the agents that were running; `after_crash`: the previous owner died
-        holding the lease (it did not stop), so their requests in flight were lost."""
-        running = await queries.list_agents(self.db, [AgentStatus.RUNNING])
+        holding the lease (it did not stop), so their requests in flight were lost. Teams
+        waiting on members are woken too: a member may have ended while nobody ran."""
+        running = await queries.list_agents(self.db, [AgentStatus.RUNNING, AgentStatus.WAITING])
         for index, record in enumerate(running):
             if index == 1:
                 crashpoints.reached("mid-recovery")
@@ -298,6 +353,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Checkpoint-consistent shutdown: agents stop at their next safe point."""
+        self._stopping = True
         for loop in self._loops:
             loop.cancel()
         for loop in self._loops:
@@ -357,23 +413,47 @@ class Supervisor:
                     record.status.value,
                 )
             return
+        root = None
+        if record.parent_id is not None and spec.team is None:
+            root = await self._task_of(record)
         if record.status is AgentStatus.QUEUED:
-            stored: queries.StoredAgent | None = queries.StoredAgent(record, None, [], [])
+            # Listed queued, it may have been launched since (by a poll and by its team).
+            fresh = record.id not in self._launched
+            stored = queries.StoredAgent(record, None, [], []) if fresh else None
         else:
             stored = await queries.load_agent(self.db, record.id)
-        # `record` may be stale: while its checkpoint loaded, the agent may have been launched,
-        # or have run and finished (a resume applied at start-up, then recovery listing it).
-        if stored is None or record.id in self._running:
+        # `record` may be stale: meanwhile the agent may have been launched, or have run and
+        # finished (a resume applied at start-up, then recovery listing it). Nothing below
+        # awaits, so the check holds until the runner is registered. Once stopping, nothing
+        # new starts (a team's members queued meanwhile start at the next start).
+        if stored is None or record.id in self._running or self._stopping:
             return
-        if (
-            record.status is not AgentStatus.QUEUED
-            and stored.record.status is not AgentStatus.RUNNING
+        if record.status is not AgentStatus.QUEUED and stored.record.status not in (
+            AgentStatus.RUNNING,
+            AgentStatus.WAITING,
         ):
             return
-        runner = AgentRunner(spec, stored, self._services)
+        runner: Supervised
+        if spec.team is not None:
+            if self._coordinate is None:
+                await self._set_status(
+                    record.id, AgentStatus.FAILED, "this supervisor runs no teams (no coordinator)"
+                )
+                return
+            runner = self._coordinate(spec, stored, self._services, self.db)
+            if record.parent_id is None:
+                self._roots[record.id] = record.id
+        elif stored.record.status is AgentStatus.WAITING:
+            return  # only a team waits on members
+        else:
+            agent_runner = AgentRunner(spec, stored, self._services)
+            agent_runner.task_root = root
+            runner = agent_runner
         runner.recovered_after_crash = after_crash
         if self.collect_latencies:
             runner.step_latencies = self.latencies
+        if record.status is AgentStatus.QUEUED:
+            self._launched.add(record.id)
         task = asyncio.create_task(runner.run(), name=f"agent:{record.id}")
         running = _Running(runner, task)
         self._running[record.id] = running
@@ -381,9 +461,14 @@ class Supervisor:
 
     def _on_runner_done(self, agent_id: str, task: asyncio.Task[AgentStatus]) -> None:
         running = self._running.pop(agent_id, None)
+        ended = _ended_as(task)
+        if ended is not None and ended.is_terminal:
+            self._services.leases.release(agent_id)  # its end, durable, released the rows
         self._services.limiter.forget(agent_id)
         if not self._running:
             self._poke.set()  # an idle supervisor may want to exit now, not at the next poll
+        if running is not None:
+            self._after_run(agent_id, running.runner)
         if running is not None:
             for waiter in running.on_exit:
                 if not waiter.done():
@@ -399,6 +484,72 @@ class Supervisor:
             return
         if running is not None and running.runner.waits_on_earlier:
             self._aside(self._resume_if_settled(agent_id), f"recheck:{agent_id}")
+
+    def _after_run(self, agent_id: str, runner: Supervised) -> None:
+        """A team hears of its member's end; a team woken while it ran is woken again."""
+        state = runner.state if isinstance(runner, AgentRunner) else None
+        if state is not None and state.status.is_terminal:
+            self._roots.pop(agent_id, None)  # a team's entry stays: its members need it
+        parent = runner.record.parent_id
+        if parent is not None:
+            crashpoints.reached("member-ended", runner.record.agent)
+            self._aside(self._wake_team(parent), f"wake:{parent}")
+        deadline = runner.next_deadline_ms
+        if deadline is not None:
+            self._team_deadlines[agent_id] = deadline
+        else:
+            self._team_deadlines.pop(agent_id, None)
+        if runner.started_members:
+            self._aside(self._launch_all(runner.started_members), f"members:{agent_id}")
+        if agent_id in self._rewake:
+            self._rewake.discard(agent_id)
+            self._aside(self._wake_team(agent_id), f"wake:{agent_id}")
+
+    async def _launch_all(self, records: Sequence[AgentRecord]) -> None:
+        for record in records:
+            await self._launch(record)
+
+    async def _task_of(self, record: AgentRecord) -> str:
+        """The root of a sub-agent's task, with the tree's spend and budget tracked. Known
+        from its parent's when the parent's is (a team starting fifty members asks once)."""
+        root = self._roots.get(record.parent_id or "")
+        if root is None:
+            root, _budget, _definition = await team_rows.task_root(self.db, record.id)
+        self._roots[record.id] = root
+        tasks = self._services.tasks
+        if not tasks.knows(root):
+            top = await queries.get_agent(self.db, root)
+            binding = self._binding(top.agent, top.budget_usd) if top is not None else None
+            tasks.track(root, await team_rows.tree_spend(self.db, root), binding)
+        return root
+
+    async def _wake_team(self, team_id: str) -> None:
+        """Run a waiting team's coordinator (something it waits on may have happened).
+
+        One wake at a time per team: a second one while a coordinator loads or runs is
+        held over until it is done, so no run ever starts from a checkpoint that an
+        earlier run is about to replace.
+        """
+        if team_id in self._running or team_id in self._waking:
+            self._rewake.add(team_id)
+            return
+        self._waking.add(team_id)
+        try:
+            record = await queries.get_agent(self.db, team_id)
+            if record is not None and record.status is AgentStatus.WAITING:
+                await self._launch(record)
+        finally:
+            self._waking.discard(team_id)
+        if team_id in self._rewake and team_id not in self._running:
+            self._rewake.discard(team_id)
+            self._aside(self._wake_team(team_id), f"wake:{team_id}")
+
+    async def _wake_teams_past_deadline(self) -> None:
+        now = self.clock.now_ms()
+        for team_id, deadline in list(self._team_deadlines.items()):
+            if now >= deadline:
+                del self._team_deadlines[team_id]
+                await self._wake_team(team_id)
 
     def _model_for(self, spec: AgentSpec) -> Model:
         return self.providers.model_for(
@@ -445,9 +596,12 @@ class Supervisor:
         await self.writer.commit(
             events,
             statements=[
-                Statement(_SET_STATUS, (status.value, self.clock.now_ms(), error, agent_id))
+                Statement(_SET_STATUS, (status.value, self.clock.now_ms(), error, agent_id)),
+                *resource_leases.released(agent_id, status),
             ],
         )
+        if status.is_terminal:
+            self._services.leases.release(agent_id)
 
     async def _journal(
         self, event: Event, agent_id: str = "", statements: list[Statement] | None = None
@@ -478,6 +632,9 @@ class Supervisor:
 
     async def poll_once(self) -> None:
         """Apply pending operator commands, start queued agents, send notifications."""
+        # An agent launched from the queue is no longer listed queued once it has begun,
+        # which it has if its run is over: only those still running can be listed again.
+        self._launched.intersection_update(self._running)
         for command in await queries.pending_commands(self.db):
             await self._apply_command(command)
         for record in await queries.list_agents(self.db, [AgentStatus.QUEUED]):
@@ -580,14 +737,18 @@ class Supervisor:
     async def _expire_approvals(self) -> None:
         for agent_id in await self.decisions.expire():
             await self._wake(agent_id)
+        await self._wake_teams_past_deadline()
 
     async def _wake(self, agent_id: str) -> None:
-        """Launch an agent whose decisions are all made (its status is running again)."""
+        """Launch an agent whose decisions are all made (its status is running again), or
+        the team a decision was for."""
         # It may still be finishing the step that suspended it.
         await self._runner_exit(agent_id)
         record = await queries.get_agent(self.db, agent_id)
         if record is not None and record.status is AgentStatus.RUNNING:
             await self._launch(record)
+        elif record is not None and record.status is AgentStatus.WAITING:
+            await self._wake_team(agent_id)
 
     async def _finish_command(self, command: queries.StoredCommand, outcome: str) -> None:
         await self.writer.commit(
@@ -614,7 +775,15 @@ class Supervisor:
         if target == "*":
             return [r for r in records if not r.status.is_terminal]
         exact = [r for r in records if r.id == target]
-        return exact or [r for r in records if r.agent == target and not r.status.is_terminal]
+        if exact:
+            spec = self.agents.get(exact[0].agent)
+            if spec is not None and spec.team is not None:
+                # A team is acted on with its members (the team first: a member's end must
+                # not wake a team being stopped into starting another).
+                under = set(await team_rows.descendants(self.db, target))
+                exact += [r for r in records if r.id in under and not r.status.is_terminal]
+            return exact
+        return [r for r in records if r.agent == target and not r.status.is_terminal]
 
     async def _pause(self, target: str, reason: str) -> str:
         targets = await self._targets(target)
@@ -707,19 +876,49 @@ class Supervisor:
         if running is not None:
             running.runner.set_task_budget(budget)
         outcome = f"budget of {record.id} set to ${budget:,.2f}"
-        if record.status is AgentStatus.PAUSED and (record.error or "").startswith(BUDGET_BREAKER):
-            stored = await queries.load_agent(self.db, record.id)
-            spent = stored.state.cost_usd if stored is not None and stored.state else 0.0
-            spec = self.agents.get(record.agent)
-            binding = budget_in_force(
-                budget,
-                spec.budget_usd if spec is not None else None,
-                self.gate.policy(spec).budget_usd if spec is not None else None,
-            )
-            if binding is not None and spent >= binding:
-                return f"{outcome}; still paused: spent ${spent:,.4f} of ${binding:,.4f}"
-            return f"{outcome}; {await self._resume(record.id, command.operator)}"
+        binding = self._binding(record.agent, budget)
+        tasks = self._services.tasks
+        tree = await team_rows.descendants(self.db, record.id)
+        if tree and tasks.knows(record.id):
+            tasks.set_budget(record.id, binding)
+            spent_by_tree = tasks.spent(record.id)
+            if binding is not None and spent_by_tree >= binding:
+                return f"{outcome}; the task's agents spent ${spent_by_tree:,.4f} of it"
+        held = await self._held_by_budget([record.id, *tree])
+        if not held:
+            return outcome
+        resumed: list[str] = []
+        for member, spent, own in held:
+            if own is not None and spent >= own:
+                outcome += f"; {member} still paused: spent ${spent:,.4f} of ${own:,.4f}"
+            else:
+                resumed.append(member)
+        for member in resumed:
+            outcome += f"; {await self._resume(member, command.operator)}"
         return outcome
+
+    def _binding(self, definition: str, budget: float | None) -> float | None:
+        """The budget that binds an agent whose task's budget is `budget`."""
+        spec = self.agents.get(definition)
+        return budget_in_force(
+            budget,
+            spec.budget_usd if spec is not None else None,
+            self.gate.policy(spec).budget_usd if spec is not None else None,
+        )
+
+    async def _held_by_budget(self, ids: list[str]) -> list[tuple[str, float, float | None]]:
+        """(id, spent, own binding budget) of each of `ids` its budget breaker paused."""
+        held: list[tuple[str, float, float | None]] = []
+        for agent_id in ids:
+            record = await queries.get_agent(self.db, agent_id)
+            if record is None or record.status is not AgentStatus.PAUSED:
+                continue
+            if not (record.error or "").startswith(BUDGET_BREAKER):
+                continue
+            stored = await queries.load_agent(self.db, agent_id)
+            spent = stored.state.cost_usd if stored is not None and stored.state else 0.0
+            held.append((agent_id, spent, self._binding(record.agent, record.budget_usd)))
+        return held
 
     async def _resume(self, target: str, operator: str) -> str:
         targets = [r for r in await self._targets(target) if r.status is AgentStatus.PAUSED]
@@ -762,6 +961,8 @@ class Supervisor:
             )
             note = f" ({failed} compensation(s) failed)" if failed else ""
             summaries.append(f"{record.id}: {compensated} resource(s) compensated{note}")
+            if record.parent_id is not None:
+                await self._wake_team(record.parent_id)
         return "terminated " + "; ".join(summaries)
 
     async def _compensate(self, record: AgentRecord) -> tuple[int, int]:

@@ -72,6 +72,7 @@ async def submit_agent(
         status=AgentStatus.QUEUED,
         submitted_ms=now_ms,
         updated_ms=now_ms,
+        parent_id=parent_id,
     )
 
 

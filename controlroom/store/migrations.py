@@ -47,6 +47,19 @@ def _add_approvals(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE lease ADD COLUMN wake_signal INTEGER NOT NULL DEFAULT 0"))
 
 
+def _add_resource_leases(conn: Connection) -> None:
+    # A new file already has it (version 1 creates the current tables); an older one has
+    # no leases to carry over: every resource starts free.
+    schema.resource_leases.create(conn, checkfirst=True)  # with its index
+
+
+def _add_member_taint(conn: Connection) -> None:
+    # A new file already has it (version 1 creates the current tables).
+    columns = {row[1] for row in conn.execute(text("PRAGMA table_info(agents)"))}
+    if "tainted_by" not in columns:
+        conn.execute(text("ALTER TABLE agents ADD COLUMN tainted_by TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -59,6 +72,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "approvals, the notification outbox, signed webhook requests; commands carry a"
         " payload; the lease names the owner's wake-up signal",
         _add_approvals,
+    ),
+    Migration(
+        4,
+        "resource leases: which agent holds each resource a tool names (resource=)",
+        _add_resource_leases,
+    ),
+    Migration(
+        5,
+        "teams: a member started with another agent's untrusted output is tainted from the start",
+        _add_member_taint,
     ),
 )
 

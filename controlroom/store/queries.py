@@ -55,7 +55,7 @@ class JournalRow:
 
 AGENT_COLUMNS = (
     "a.id, a.agent, a.task, a.user, a.budget_usd, a.status, a.submitted_ms, a.updated_ms,"
-    " a.result, a.error,"
+    " a.result, a.error, a.parent_id, a.tainted_by,"
     " (SELECT c.step FROM checkpoints c WHERE c.agent_id = a.id"
     "  ORDER BY c.event_id DESC LIMIT 1) AS step"
 )
@@ -74,7 +74,9 @@ def agent_record(row: Any) -> AgentRecord:
         updated_ms=row[7],
         result=row[8],
         error=row[9],
-        step=row[10] or 0,
+        parent_id=row[10],
+        tainted_by=row[11],
+        step=row[12] or 0,
     )
 
 
@@ -113,15 +115,25 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
         ).first()
         if row is None:
             return None
+        # Every delta's messages, but only the latest state: a state is written whole with
+        # each row, and a team's (its plan and results) can be large.
         deltas = (
             await conn.execute(
                 text(
-                    "SELECT step, messages, state FROM checkpoints WHERE agent_id = :id"
+                    "SELECT step, messages, event_id FROM checkpoints WHERE agent_id = :id"
                     " ORDER BY event_id"
                 ),
                 {"id": agent_id},
             )
         ).all()
+        latest = (
+            await conn.scalar(
+                text("SELECT state FROM checkpoints WHERE event_id = :e"),
+                {"e": deltas[-1][2]},
+            )
+            if deltas
+            else None
+        )
         done_step = int(deltas[-1][0]) if deltas else 0
         # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
         tail_rows = (
@@ -136,7 +148,7 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     state: AgentState | None = None
     messages: list[Message] = []
     if deltas:
-        state = AgentState.from_json(str(deltas[-1][2]))
+        state = AgentState.from_json(str(latest))
         parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
         messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
     tail = [journal_entry(r) for r in tail_rows]

@@ -41,6 +41,8 @@ agents = Table(
     Column("updated_ms", Integer, nullable=False),
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
+    # Where untrusted content reached a team member before it started (in its brief).
+    Column("tainted_by", Text, nullable=True),
 )
 Index("ix_agents_status", agents.c.status)
 
@@ -168,6 +170,18 @@ novelty = Table(
     Column("first_seen_ms", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# Which agent holds the lease on each resource a tool names (`resource=`), so two agents
+# never interleave on it: taken in the commit of a call's intent, deleted in the commit that
+# ends the holder. A row whose holder has ended is free (see runtime/leases.py).
+resource_leases = Table(
+    "resource_leases",
+    metadata,
+    Column("resource", Text, primary_key=True),
+    Column("agent_id", Text, nullable=False),
+    Column("since_ms", Integer, nullable=False),
+)
+Index("ix_resource_leases_agent", resource_leases.c.agent_id)
 
 lease = Table(
     "lease",

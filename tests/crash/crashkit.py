@@ -143,6 +143,8 @@ class Facts:
     ledger: list[dict[str, Any]]
     resources: list[dict[str, Any]]
     dedup_hits: int
+    parents: dict[str, str | None] = field(default_factory=dict)
+    results: dict[str, str | None] = field(default_factory=dict)
 
     def of(self, agent_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e["agent_id"] == agent_id and kind in (None, e["kind"])]
@@ -618,7 +620,9 @@ def check_database(db: Path, ledger_path: Path, v: Violations) -> Facts:
         checkpoints = conn.execute(
             "SELECT event_id, agent_id, step, messages, state FROM checkpoints ORDER BY event_id"
         ).fetchall()
-        agents = conn.execute("SELECT id, agent, task, status FROM agents ORDER BY seq").fetchall()
+        agents = conn.execute(
+            "SELECT id, agent, task, status, parent_id, result FROM agents ORDER BY seq"
+        ).fetchall()
         resources = [
             {
                 "id": r[0],
@@ -650,6 +654,8 @@ def check_database(db: Path, ledger_path: Path, v: Violations) -> Facts:
     statuses = {r[0]: r[3] for r in agents}
     kinds = {r[0]: r[1] for r in agents}
     tasks = {r[0]: r[2] for r in agents}
+    parents = {r[0]: r[4] for r in agents}
+    results = {r[0]: r[5] for r in agents}
 
     # 2. Checkpoints: steps 0..k in journal order without gaps; a repeated step (a status
     # change: paused, in doubt, completed) adds no messages.
@@ -801,13 +807,55 @@ def check_database(db: Path, ledger_path: Path, v: Violations) -> Facts:
         if r["status"] == "compensated" and (r["agent_id"], r["resource_id"]) not in compensated:
             v.add(f"resource {r} marked compensated without a resource_compensated event")
 
-    return Facts(statuses, kinds, tasks, steps, events, ledger, resources, dedup_hits)
+    return Facts(
+        statuses, kinds, tasks, steps, events, ledger, resources, dedup_hits, parents, results
+    )
+
+
+# The crash team (agents/crash_agents.py): a `crew` runs a plan of subtasks, each done by
+# a `crew_worker` (idem_put calls) and reviewed by a `crew_critic`.
+TEAM_KINDS = frozenset({"crew", "crew_planner", "crew_worker", "crew_critic"})
+
+
+def check_teams(facts: Facts, v: Violations) -> None:
+    """Every crew completed, and every subtask was done once: one worker run, completed,
+    with one effect per step; one review; one plan and one synthesis."""
+    for team_id, kind in facts.kinds.items():
+        if kind != "crew":
+            continue
+        if facts.statuses[team_id] != "completed":
+            v.add(f"{team_id}: the team ended {facts.statuses[team_id]}, expected completed")
+            continue
+        spec = json.loads(facts.tasks[team_id])
+        count, steps = int(spec["subtasks"]), int(spec["steps"])
+        members = [a for a, parent in facts.parents.items() if parent == team_id]
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for member in members:
+            by_kind[facts.kinds[member]].append(member)
+            if facts.statuses[member] != "completed":
+                v.add(f"{member}: a member of {team_id} ended {facts.statuses[member]}")
+        expected_workers = sorted(f"{team_id}.t{n}-1" for n in range(1, count + 1))
+        if sorted(by_kind["crew_worker"]) != expected_workers:
+            v.add(f"{team_id}: workers {sorted(by_kind['crew_worker'])}, expected one per subtask")
+        if len(by_kind["crew_critic"]) != count or len(by_kind["crew_planner"]) != 2:
+            v.add(f"{team_id}: members {dict(by_kind)}: a review per subtask, a plan, a synthesis")
+        for worker in by_kind["crew_worker"]:
+            effect_steps = sorted(r["step"] for r in facts.effects(worker))
+            if effect_steps != list(range(1, steps + 1)):
+                v.add(f"{worker}: effects at steps {effect_steps}, expected 1..{steps}")
+        result = facts.results.get(team_id) or ""
+        missing = [n for n in range(1, count + 1) if f"t{n}=" not in result]
+        if missing:
+            v.add(f"{team_id}: the result lacks subtasks {missing}: {result!r}")
 
 
 def check_final(facts: Facts, expected: dict[str, set[str]], v: Violations) -> None:
     """Every agent ended as its kind allows, with exactly the effects its steps imply."""
+    check_teams(facts, v)
     for agent_id, status in facts.statuses.items():
         kind = facts.kinds[agent_id]
+        if kind in TEAM_KINDS:
+            continue
         allowed = expected.get(agent_id) or (
             {"completed", "in_doubt"} if kind == "unsafe" else {"completed"}
         )

@@ -27,7 +27,7 @@ import os
 import threading
 from typing import Any
 
-from controlroom import ScriptView, ToolContext, Turn, agent, tool
+from controlroom import ScriptView, ToolContext, Turn, agent, team, tool
 
 _LOCK = threading.Lock()
 # Per-process index of the ledger, refreshed incrementally from the file (the file is the
@@ -190,3 +190,44 @@ async def make_widget(ctx: ToolContext, n: int, note: str) -> dict[str, Any]:
 
 
 maker = agent(name="maker", tools=[make_widget], script=_script("make_widget"), max_steps=200)
+
+
+# -- crew: a team -----------------------------------------------------------------------------
+# Task: {"subtasks": N, "steps": S}. The planner plans N subtasks t1..tN; each is done by a
+# worker making S idem_put calls, reviewed by a critic that accepts; the planner sums up.
+
+
+def _crew_plan(view: ScriptView) -> Turn:
+    brief = json.loads(view.task)
+    if brief["phase"] == "plan":
+        spec = json.loads(brief["task"])
+        subtasks = [
+            {"id": f"t{n}", "type": "work", "brief": str(spec["steps"])}
+            for n in range(1, int(spec["subtasks"]) + 1)
+        ]
+        return Turn.final(json.dumps({"subtasks": subtasks}))
+    return Turn.final("; ".join(f"{r['id']}={r['result']}" for r in brief["results"]))
+
+
+def _crew_work(view: ScriptView) -> Turn:
+    subtask = json.loads(view.task)["subtask"]
+    total = int(subtask["brief"])
+    if view.step <= total:
+        return Turn.call("idem_put", n=view.step, note=f"crew {subtask['id']} {view.step}")
+    return Turn.final(f"{total} calls")
+
+
+def _crew_review(view: ScriptView) -> Turn:
+    return Turn.final(json.dumps({"verdict": "accept"}))
+
+
+crew_planner = agent(name="crew_planner", script=_crew_plan)
+crew_worker = agent(name="crew_worker", tools=[idem_put], script=_crew_work)
+crew_critic = agent(name="crew_critic", script=_crew_review)
+crew = team(
+    name="crew",
+    planner="crew_planner",
+    specialists={"work": "crew_worker"},
+    critic="crew_critic",
+    max_subtasks=20,
+)

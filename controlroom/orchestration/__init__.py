@@ -1,0 +1,1 @@
+"""Teams: a coordinator that runs a task through a planner, specialists and a critic."""
