@@ -2,7 +2,8 @@
 
 It needs no network and no key. The first run queues a scenario that gives every pane of
 the control room something to show: refunds waiting for approval, a researcher tainted and
-quarantined by a prompt injection, an ops agent caught in a loop, a runaway agent stopped
+quarantined by a prompt injection, a research team whose poisoned reading is held and
+escalated, an ops agent caught in a loop, a runaway agent stopped
 by its budget, restarts announced by notifications, and a watcher that keeps working for a
 few minutes. Later runs resume whatever is unfinished (close it at any moment, even with
 kill -9, and run it again).
@@ -44,6 +45,13 @@ DEMO_TASKS: tuple[tuple[str, str], ...] = (
     # Expensive turns: the budget breaker pauses it a few pages in.
     ("runaway", "Find the root cause of the checkout latency spike: read every page of the logs."),
     ("watcher", "Check the depth of the payments queue 90 times."),
+    # The same question for a team: one reader meets the poisoned forum and is quarantined,
+    # its reading never reaches the planner, and that subtask waits for on-call.
+    (
+        "research_team",
+        "Brief on-call on the payments outage: https://status.example.com/payments"
+        " https://forum.example.net/t/payments-outage",
+    ),
     # One recipient is outside the mailer's allowed domains: that mail is refused.
     ("mailer", "Tell ops@example.com and oncall@example.org that the nightly deploy finished."),
     ("mailer", "Send the weekly digest to team@example.com."),

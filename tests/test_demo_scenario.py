@@ -174,8 +174,11 @@ async def test_restarts_in_the_notify_tier_are_announced(scenario: Scenario) -> 
     # Approval requests and breaker trips are announced too.
     requested = await scenario.harness.entries(kind="approval_requested")
     tripped = await scenario.harness.entries(kind="breaker_tripped")
-    assert sum(n.subject.startswith("Approval #") for n in sent) == len(requested) == 4
-    assert sum(n.subject.startswith("Breaker tripped") for n in sent) == len(tripped) == 3
+    assert len(requested) == 5
+    assert sum(n.subject.startswith("Approval #") for n in sent) == 4
+    [escalated] = [n for n in sent if n.subject.startswith("Escalated #")]
+    assert escalated.subject.endswith("research_team-1 subtask page2 failed")
+    assert sum(n.subject.startswith("Breaker tripped") for n in sent) == len(tripped) == 4
 
 
 async def test_the_watcher_and_the_mailer_finish(scenario: Scenario) -> None:
@@ -220,3 +223,28 @@ def test_prepare_sets_the_default_pace_unless_one_is_given(
     monkeypatch.setenv(demo.PACE_ENV, "0.5")
     demo.prepare(demo.demo_paths(tmp_path / "b"), reset=False)
     assert os.environ[demo.PACE_ENV] == "0.5"
+
+
+async def test_the_research_teams_poisoned_reading_is_held_and_escalated(
+    scenario: Scenario,
+) -> None:
+    """The team planned one reading per page; the status page's reading was sent back once
+    for its source and then accepted; the forum's reader was quarantined by screening, its
+    reading reached nobody, and that subtask waits for on-call while the team waits."""
+    team = await scenario.one("research_team")
+    assert team.status is AgentStatus.WAITING
+    members = {r.id: r for r in await queries.list_agents(scenario.harness.db)}
+    assert members[f"{team.id}.page1-2"].status is AgentStatus.COMPLETED
+    assert "(source: https://status.example.com/payments)" in (
+        members[f"{team.id}.page1-2"].result or ""
+    )
+    reader = members[f"{team.id}.page2-1"]
+    assert reader.status is AgentStatus.QUARANTINED
+    assert f"{team.id}.synth-1" not in members, "no synthesis while a subtask is open"
+    briefs = [r.task for r in members.values() if r.parent_id == team.id]
+    assert not any("ignore your previous instructions" in brief for brief in briefs)
+    [escalated] = await _approvals(scenario, "research_team")
+    assert (escalated.kind.value, escalated.tier) == ("subtask", "escalate")
+    assert escalated.arguments["subtask"] == "page2"
+    assert "its output is held for review" in escalated.why
+    assert escalated.approvers_allowed == ("oncall",)

@@ -11,10 +11,12 @@ import pytest
 from cr_support import Harness
 from payer import PAID, PAYER
 from test_approvals import SENT, TRANSFERRER
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, TabbedContent
 from ui_support import (
     NARROW,
     POLICIES,
+    SPENDING_PAYER,
+    TEAM_TREE,
     WIDE,
     answer,
     column,
@@ -23,7 +25,9 @@ from ui_support import (
     loaded,
     main_screen,
     seed,
+    seed_team,
     status,
+    sub_agent,
     table,
     until,
 )
@@ -559,3 +563,219 @@ async def test_a_call_in_doubt_is_resolved_with_one_key(harness: Harness) -> Non
     decided = await journal(harness.db, "approval_decided")
     assert [(d["verdict"], d["approvers"]) for d in decided] == [("retry", ["ann"])]
     assert len(SENT) == 2 and len(set(SENT)) == 1, "retried once, with the same key"
+
+
+# -- tasks as trees ---------------------------------------------------------------------------
+
+
+def team_app(harness: Harness, supervisor: Supervisor | None = None) -> ControlRoomApp:
+    return make_app(
+        harness.db,
+        clock=harness.clock,
+        operator="ann",
+        supervisor=supervisor,
+        definitions=Definitions({"payer": SPENDING_PAYER}, POLICIES),
+    )
+
+
+def team_rows(detail: AgentScreen) -> list[list[str]]:
+    """The Team tab's rows: id (with its marker), agent, status, step, cost."""
+    shown = detail.query_one("#detail-team", DataTable)
+    return [[cell.plain for cell in shown.get_row_at(row)] for row in range(shown.row_count)]
+
+
+async def test_a_task_is_shown_as_a_tree_with_its_spend_rolled_up(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80x24 without colour: the agents and budgets panes list each root followed by its
+    sub-agents, indented under tree markers; a parent's cost adds its tree's total (Σ); the
+    filter keeps a match's ancestors; `enter` on a parent opens its Team tab, `enter` there
+    opens a sub-agent, whose title names its parent (`u` goes back up)."""
+    await seed_team(harness)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = team_app(harness)
+    async with app.run_test(size=NARROW) as pilot:
+        await loaded(pilot, app, agents=5, approvals=2)
+        assert column(app, "agents", 1) == TEAM_TREE
+        assert column(app, "agents", 3) == [
+            "awaiting_approval",
+            "completed",
+            "awaiting_approval",
+            "completed",
+            "completed",
+        ]
+        assert column(app, "agents", 5) == [
+            "$0.07/$2.00 Σ $0.23",
+            "$0.05/$2.00",
+            "$0.09/$2.00 Σ $0.11",
+            "$0.02/$2.00",
+            "$0.03/$2.00",
+        ]
+        agents = table(app, "agents")
+        drawn = ["".join(s.text for s in agents.render_line(y)) for y in range(1, 6)]
+        assert [line.split()[0:2] for line in drawn[1:4]] == [
+            ["├", "payer-3"],
+            ["└", "payer-4"],
+            ["└", "payer-5"],
+        ]
+        assert drawn[3].startswith("     └ payer-5"), "mark column, gap, then the indent"
+        assert column(app, "budgets", 0) == TEAM_TREE
+        assert column(app, "budgets", 1) == [
+            "$0.07 Σ $0.23",
+            "$0.05",
+            "$0.09 Σ $0.11",
+            "$0.02",
+            "$0.03",
+        ]
+        # The task's root is metered by its tree's spend: its budget binds the tree.
+        assert column(app, "budgets", 3)[0].endswith(" 12% Σ")
+
+        await pilot.press("slash")
+        await answer(pilot, app, "payer-5")
+        assert column(app, "agents", 1) == ["payer-1", "└ payer-4", "  └ payer-5"]
+        assert column(app, "agents", 5)[0] == "$0.07/$2.00 Σ $0.23", "the whole tree's total"
+        assert table(app, "breakers").row_count == 0, "the context rows are not matches"
+        await pilot.press("escape")
+        assert column(app, "agents", 1) == TEAM_TREE
+
+        await pilot.press("g", "enter")
+        detail = app.screen
+        assert isinstance(detail, AgentScreen) and detail.agent_id == "payer-1"
+        await until(pilot, lambda: detail.detail is not None)
+        assert detail.query_one(TabbedContent).active == "team", "a team opens on its members"
+        assert team_rows(detail) == [
+            ["├ payer-3", "payer", "completed", "2", "$0.05"],
+            ["└ payer-4", "payer", "awaiting_approval", "1", "$0.09 Σ $0.11"],
+            ["  └ payer-5", "payer", "completed", "2", "$0.02"],
+        ]
+        summary = str(detail.query_one("#team-summary").render())
+        assert "3 sub-agent(s): 1 awaiting_approval, 2 completed" in summary
+        assert "Σ $0.23 for the tree: $0.07 its own, $0.16 its sub-agents'" in summary
+        assert "Σ $0.23 with 3 sub-agent(s)" in str(detail.query_one("#detail-title").render())
+        assert "Parent" not in str(detail.query_one("#keys").render()), "a root has none"
+
+        await pilot.press("enter")  # the highlighted member, payer-3
+        child = app.screen
+        assert isinstance(child, AgentScreen) and child.agent_id == "payer-3"
+        await until(pilot, lambda: child.detail is not None)
+        title = str(child.query_one("#detail-title").render())
+        assert "payer-3 (payer) · sub-agent of payer-1 · completed" in title
+        assert child.query_one(TabbedContent).active == "conversation"
+        assert "u Parent" in str(child.query_one("#keys").render())
+        await pilot.press("u")
+        assert app.screen is detail, "back up to the parent it came from"
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_a_sub_agent_arriving_lands_under_its_parent(harness: Harness) -> None:
+    """A sub-agent submitted while the control room is open appears under its parent, last
+    of its siblings (its elder sibling's marker turning), and its spend reaches its
+    parent's Σ, on the main screen and on the parent's open Team tab; a sub-agent that
+    spends moves its ancestors' Σ."""
+    await seed_team(harness)
+    supervisor = harness.supervisor([SPENDING_PAYER], POLICIES, poll_interval_s=0.5)
+    await supervisor.start()
+    try:
+        app = team_app(harness, supervisor)
+        async with app.run_test(size=WIDE) as pilot:
+            await loaded(pilot, app, agents=5, approvals=2)
+            await pilot.press("enter")
+            detail = app.screen
+            assert isinstance(detail, AgentScreen) and detail.agent_id == "payer-1"
+            await sub_agent(harness, "payer-1", '[["fay", 30]]')
+            supervisor.poke()
+            await until(pilot, lambda: len(team_rows(detail)) == 4, tries=500)
+            await until(pilot, lambda: team_rows(detail)[-1][2] == "completed", tries=500)
+            assert [row[0] for row in team_rows(detail)] == [
+                "├ payer-3",
+                "├ payer-4",
+                "│ └ payer-5",
+                "└ payer-6",
+            ]
+            await until(
+                pilot,
+                lambda: "Σ $0.27 for the tree" in str(detail.query_one("#team-summary").render()),
+            )
+            await pilot.press("escape")
+            assert column(app, "agents", 1) == [
+                "payer-1",
+                "├ payer-3",
+                "├ payer-4",
+                "│ └ payer-5",
+                "└ payer-6",
+                "payer-2",
+            ]
+            assert column(app, "agents", 3)[4] == "completed"
+            # What is drawn, not only the cells: lines drawn before payer-6 came are redrawn
+            # where their marker changed.
+            agents = table(app, "agents")
+            drawn = ["".join(s.text for s in agents.render_line(y)) for y in range(1, 7)]
+            assert [line.split()[:2] for line in drawn[2:5]] == [
+                ["├", "payer-4"],
+                ["│", "└"],
+                ["└", "payer-6"],
+            ]
+            assert column(app, "agents", 5)[0] == "$0.07/$2.00 Σ $0.27"
+            assert column(app, "budgets", 0) == column(app, "agents", 1)
+            # One level further down: payer-7 waits on $150 to gus.
+            await sub_agent(harness, "payer-5", '[["gus", 150]]')
+            supervisor.poke()
+            await until(pilot, lambda: table(app, "approvals").row_count == 3, tries=500)
+            tree = [
+                "payer-1",
+                "├ payer-3",
+                "├ payer-4",
+                "│ └ payer-5",
+                "│   └ payer-7",
+                "└ payer-6",
+                "payer-2",
+            ]
+            assert column(app, "agents", 1) == tree
+            assert column(app, "agents", 3)[4] == "awaiting_approval"
+            # Another operator lets payer-4 go on, while payer-1's detail is open: its Team
+            # row and the tree's total change in place; on the main screen its row is
+            # redrawn in place and its ancestor's Σ follows, though nothing happens to the
+            # ancestor itself.
+            await pilot.press("1", "g", "enter")
+            detail = app.screen
+            assert isinstance(detail, AgentScreen) and detail.agent_id == "payer-1"
+            await until(pilot, lambda: len(team_rows(detail)) == 5)
+            await harness.decide(2, "approve", operator="bob")
+            supervisor.poke()
+            await until(pilot, lambda: team_rows(detail)[1][2] == "completed", tries=500)
+            assert team_rows(detail)[1][0] == "├ payer-4"
+            assert team_rows(detail)[1][4] == "$0.40 Σ $0.42"
+            summary = str(detail.query_one("#team-summary").render())
+            assert "Σ $0.58 for the tree" in summary
+            await pilot.press("escape")
+            await until(
+                pilot, lambda: column(app, "agents", 5)[0] == "$0.07/$2.00 Σ $0.58", tries=500
+            )
+            assert column(app, "agents", 1) == tree
+            assert column(app, "agents", 3)[2] == "completed"
+            assert column(app, "agents", 5)[2] == "$0.40/$2.00 Σ $0.42"
+            assert column(app, "budgets", 1)[0] == "$0.07 Σ $0.58"
+            # Under a filter, payer-7 goes on: its ancestors stay shown (its context) and
+            # their Σ follow.
+            await pilot.press("slash")
+            await answer(pilot, app, "payer-7")
+            context = ["payer-1", "└ payer-4", "  └ payer-5", "    └ payer-7"]
+            assert column(app, "agents", 1) == context
+            assert column(app, "approvals", 1) == ["3"]
+            await pilot.press("2", "a")
+            await settled(pilot, app)
+            await until(pilot, lambda: column(app, "agents", 3)[-1:] == ["completed"], tries=500)
+            await until(
+                pilot, lambda: column(app, "agents", 5)[0] == "$0.07/$2.00 Σ $0.74", tries=500
+            )
+            assert column(app, "agents", 1) == context
+            assert column(app, "agents", 5)[1:] == [
+                "$0.40/$2.00 Σ $0.58",
+                "$0.02/$2.00 Σ $0.18",
+                "$0.16/$2.00",
+            ]
+            await pilot.press("escape")
+            assert column(app, "agents", 1) == tree
+    finally:
+        await supervisor.stop()

@@ -30,3 +30,12 @@ def test_ui_benchmark_measures_keys_cpu_and_keeping_up() -> None:
     assert figures["batches"] >= 2 and figures["frames"] > 0
     assert figures["cpu_percent"] > 0
     assert figures["color_system"] == "truecolor", "frames rendered as for a real terminal"
+
+
+def test_ui_benchmark_with_tasks_as_trees_and_sub_agents_arriving() -> None:
+    """The same with the agents in trees (`team_size`) and sub-agents submitted during the
+    window: the app keeps up with them, and no key press is lost to rows moving."""
+    figures = ui_benchmark(50, events_per_s=100, window_s=2.5, team_size=10, spawn_per_s=2)
+    assert figures["team_size"] == 10 and figures["spawned"] >= 3, figures
+    assert figures["kept_up"] is True, figures
+    assert figures["keys"] >= 5 and figures["keys_missed"] == 0, figures

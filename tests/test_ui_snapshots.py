@@ -1,5 +1,5 @@
 """Snapshots of the control room at 80x24 and 120x40, on seeded deterministic data: the main
-screen, the approvals pane, an agent's detail and the help.
+screen, the approvals pane, an agent's detail, the help, and a task shown as a tree.
 
 The data comes from the real supervisor on a fake clock (fixed timestamps, counted ids);
 times are shown in local time, so the tests pin the zone to UTC. Each snapshot waits for the
@@ -19,7 +19,7 @@ import pytest
 from cr_support import REPO, Harness
 from payer import PAYER
 from textual.pilot import Pilot
-from ui_support import NARROW, POLICIES, WIDE, seed
+from ui_support import NARROW, POLICIES, SPENDING_PAYER, WIDE, seed, seed_team
 
 from controlroom import demo
 from controlroom.clock import FakeClock
@@ -125,6 +125,40 @@ def test_help_screen(seeded: tuple[Database, FakeClock], snap_compare: Any, size
 
 
 @pytest.fixture
+def team_seeded(tmp_path: Path, utc: None) -> Iterator[tuple[Database, FakeClock]]:
+    """The task tree of `ui_support.seed_team`: payer-1 over payer-3 and payer-4, payer-4
+    over payer-5, and payer-2 alone."""
+    clock = FakeClock()
+
+    async def fill(db: Database) -> None:
+        await seed_team(Harness(db, clock))
+
+    with prepared(fill, tmp_path / "control.db") as db:
+        yield db, clock
+
+
+def team_app_on(seeded: tuple[Database, FakeClock]) -> ControlRoomApp:
+    db, clock = seeded
+    definitions = Definitions({"payer": SPENDING_PAYER}, POLICIES)
+    return make_app(db, clock=clock, operator="ann", refresh_s=60, definitions=definitions)
+
+
+@SIZES
+def test_task_tree(team_seeded: tuple[Database, FakeClock], snap_compare: Any, size: Any) -> None:
+    """A task as a tree: sub-agents under their parent with tree markers, each parent's
+    cost with its tree's total (Σ), in the agents pane and the budgets pane."""
+    app = team_app_on(team_seeded)
+    assert snap_compare(app, run_before=after_loading(agents=5), terminal_size=size)
+
+
+def test_team_detail(team_seeded: tuple[Database, FakeClock], snap_compare: Any) -> None:
+    """The detail of payer-1 at 80x24, opened on its Team tab: its sub-agents as a tree,
+    their status, step and cost, and the tree's total."""
+    app = team_app_on(team_seeded)
+    assert snap_compare(app, run_before=after_loading("enter", agents=5), terminal_size=NARROW)
+
+
+@pytest.fixture
 def demo_db(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Database, FakeClock]]:
@@ -160,4 +194,4 @@ def test_demo_screen(demo_db: tuple[Database, FakeClock], snap_compare: Any) -> 
         refresh_s=60,
         definitions=Definitions(DEMO_AGENTS, DEMO_POLICIES),
     )
-    assert snap_compare(app, run_before=after_loading("2", agents=8), terminal_size=WIDE)
+    assert snap_compare(app, run_before=after_loading("2", agents=15), terminal_size=WIDE)

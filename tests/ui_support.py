@@ -12,14 +12,16 @@ from collections.abc import Callable
 from typing import Any
 
 from cr_support import Harness
-from payer import PAYER
+from payer import PAYER, pay
 from sqlalchemy import text
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from controlroom import ScriptView, Turn, Usage, agent
 from controlroom.governance.policy import AgentPolicy, ApprovalSettings, ApproverRule, TierRule
 from controlroom.governance.policy_loader import PolicySet
 from controlroom.store.database import Database
+from controlroom.store.inbox import submit_agent
 from controlroom.ui.app import ControlRoomApp
 from controlroom.ui.screens.main import MainScreen
 from controlroom.ui.widgets.status import StatusLine
@@ -38,6 +40,9 @@ POLICIES = PolicySet(
 )
 WIDE = (120, 40)
 NARROW = (80, 24)
+# How the agents pane draws `seed_team`'s agents: each root (in submission order) followed
+# by its sub-agents, depth-first.
+TEAM_TREE = ["payer-1", "├ payer-3", "└ payer-4", "  └ payer-5", "payer-2"]
 
 
 async def seed(harness: Harness) -> None:
@@ -46,6 +51,54 @@ async def seed(harness: Harness) -> None:
     await harness.submit("payer", json.dumps([["alice", 500], ["carol", 300]]))
     await harness.submit("payer", json.dumps([["dave", 20]]))
     await harness.run_until_idle([PAYER], policies=POLICIES)
+
+
+def _paying_at_a_price(view: ScriptView) -> Turn:
+    """Like the payer, but one payment a turn, each costing a dollar in a thousand of what
+    it pays, then a report costing a cent (the scripted model's own turns cost nothing)."""
+    task = json.loads(view.task)
+    if view.step <= len(task):
+        to, amount = task[view.step - 1]
+        turn = Turn.call("pay", to=to, amount=amount)
+        usage = Usage(input_tokens=100, output_tokens=20, cost_usd=amount / 1_000)
+    else:
+        turn = Turn.final(" | ".join(view.results_of("pay")))
+        usage = Usage(input_tokens=100, output_tokens=20, cost_usd=0.01)
+    return turn.model_copy(update={"usage": usage})
+
+
+# The payer, spending (for the roll-up of a task's spend over its tree).
+SPENDING_PAYER = agent(name="payer", tools=[pay], script=_paying_at_a_price, max_steps=5)
+
+
+async def sub_agent(harness: Harness, parent: str, task: str) -> str:
+    """Submit a payer as `controlroom submit --parent` does; returns its id."""
+    record = await submit_agent(
+        harness.db, "payer", task, "tester", None, harness.clock.now_ms(), parent_id=parent
+    )
+    return record.id
+
+
+async def seed_team(harness: Harness) -> None:
+    """A task tree and a lone agent, submitted interleaved, spending (`SPENDING_PAYER`;
+    a turn waiting for approval counts once its step is durable): payer-1 paid ann $70
+    (spent $0.07) and waits on $500 to alice; its sub-agents are payer-3, which paid bob
+    $40 ($0.05), and payer-4, which paid cy $90 ($0.09) and waits on $300 to carol, with
+    its own sub-agent payer-5, which paid erin $10 ($0.02); payer-2, submitted second,
+    paid dave $20 on its own ($0.03). payer-1's tree spent $0.23, payer-4's $0.11."""
+    # One at a time, so that the journal (the tool-call stream) has one order.
+    for parent, task in [
+        (None, [["ann", 70], ["alice", 500]]),
+        (None, [["dave", 20]]),
+        ("payer-1", [["bob", 40]]),
+        ("payer-1", [["cy", 90], ["carol", 300]]),
+        ("payer-4", [["erin", 10]]),
+    ]:
+        if parent is None:
+            await harness.submit("payer", json.dumps(task))
+        else:
+            await sub_agent(harness, parent, json.dumps(task))
+        await harness.run_until_idle([SPENDING_PAYER], policies=POLICIES)
 
 
 async def commands(db: Database) -> list[dict[str, Any]]:

@@ -25,6 +25,15 @@ with its usage and cost and the tool call's intent, then the result (about 500 b
 the step's checkpoint. The feed uses no Textual; it is here only because this file is the
 UI benchmark's, and could move to a headless module.
 
+With `team_size` (not on the command line: `ui_benchmark(team_size=10, spawn_per_s=2)`) the
+agents are tasks as trees, as multi-agent teams make them: each run of `team_size` agents is
+a root, two leads under it and the rest under the leads, so the panes draw markers and
+roll-ups and every step of a member redraws its ancestors' rows; with `spawn_per_s` the feed
+also submits that many new sub-agents a second during the window (under the roots of the
+table's second half, below the rows the typist walks, whose positions must not move under
+it: a key whose row moved would be counted as missed), each of which redraws the agents and
+budgets panes whole.
+
 Why not `run_test` (or `run_async(headless=True)`): the headless driver makes `App._display`
 return before anything is written for the terminal. The compositor still renders the lines
 that changed, so most of a frame's cost is there, but turning them into escape sequences
@@ -108,6 +117,10 @@ TICK_S = 0.02  # the feed commits what is due this often
 KEY_TIMEOUT_S = 5.0  # a press not shown by then is counted as missed
 CATCH_UP_S = 1.0  # the app must show the last event this soon after the feed stops
 _SET_STATUS = "UPDATE agents SET status = ?, updated_ms = ? WHERE id = ?"
+_INSERT_AGENT = (
+    "INSERT INTO agents (id, agent, task, user, budget_usd, status, parent_id, submitted_ms,"
+    " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _MESSAGES = TypeAdapter(list[Message])
 _ARGUMENT_TEXT = "payload " * 21  # with the other arguments, about 200 bytes
 _RESULT_TEXT = "accepted; " * 45  # with the rest of the result, about 500 bytes
@@ -139,6 +152,33 @@ class _Feed:
     clock: SystemClock
     agents: list[_Agent]
     steps_begun: int = 0
+    spawned: int = 0
+
+    def spawn(self, parent: _Agent) -> tuple[_Agent, _Request]:
+        """A new sub-agent of `parent`, submitted and started in one commit (as a team
+        queues a member and the supervisor starts it)."""
+        self.spawned += 1
+        now = self.clock.now_ms()
+        record = AgentRecord(
+            id=f"{parent.record.id}.s{self.spawned}",
+            agent=parent.record.agent,
+            task=f"a part of: {parent.record.task}",
+            user=parent.record.user,
+            budget_usd=parent.record.budget_usd,
+            status=AgentStatus.QUEUED,
+            submitted_ms=now,
+            updated_ms=now,
+            parent_id=parent.record.id,
+        )
+        agent = _Agent(
+            record,
+            f"agent:{record.id}/s{self.spawned:05x}",
+            AgentState(agent_id=record.id, agent=record.agent, intent=record.task, user="oncall"),
+        )
+        row = (record.id, record.agent, record.task, record.user, record.budget_usd)
+        insert = Statement(_INSERT_AGENT, (*row, "queued", record.parent_id, now, now))
+        events, delta, statements = self.start(agent)
+        return agent, (events, delta, [insert, *statements])
 
     def start(self, agent: _Agent) -> _Request:
         record = agent.record
@@ -290,9 +330,18 @@ class _Feed:
         await self.commit(held)
         return running
 
-    async def stream(self, running: list[_Agent], events_per_s: float, window_s: float) -> int:
-        """Journal steps of the `running` agents at `events_per_s` for `window_s`; returns
-        the events written. Whatever a slow commit delays is caught up in the next tick."""
+    async def stream(
+        self,
+        running: list[_Agent],
+        events_per_s: float,
+        window_s: float,
+        spawn_per_s: float = 0.0,
+        parents: Sequence[_Agent] = (),
+    ) -> int:
+        """Journal steps of the `running` agents at `events_per_s` for `window_s`, and
+        submit `spawn_per_s` new sub-agents a second under `parents` in turn (they join the
+        running ones); returns the events written. Whatever a slow commit delays is caught
+        up in the next tick."""
         ready = deque(running)
         calls: deque[tuple[float, _Agent]] = deque()  # in flight, by when they finish
         written = 0
@@ -300,6 +349,11 @@ class _Feed:
         while (now := time.perf_counter()) - started < window_s:
             due = int(events_per_s * (now - started)) - written
             requests: list[_Request] = []
+            if parents and self.spawned < int(spawn_per_s * (now - started)):
+                agent, request = self.spawn(parents[self.spawned % len(parents)])
+                requests.append(request)
+                ready.append(agent)
+                due -= len(request[0])
             while due > 0 and (ready or calls):
                 if calls and (calls[0][0] <= now or not ready):
                     _, agent = calls.popleft()
@@ -328,9 +382,12 @@ def _say(figures: dict[str, Any]) -> None:
     print(json.dumps(figures), flush=True)
 
 
-async def run_feed(db_path: Path, events_per_s: float, window_s: float) -> None:
+async def run_feed(
+    db_path: Path, events_per_s: float, window_s: float, spawn_per_s: float = 0.0
+) -> None:
     """The feed process: history, then `{"ready": ...}` on stdout; on a `go` line on stdin,
-    `window_s` seconds at `events_per_s`, then its figures on stdout."""
+    `window_s` seconds at `events_per_s` (and `spawn_per_s` new sub-agents a second, if
+    there are trees), then its figures on stdout."""
     clock = SystemClock()
     db = await open_database(db_path, create=False, integrity_check=False)
     owner = f"ui-bench-feed-{os.getpid()}"
@@ -352,11 +409,14 @@ async def run_feed(db_path: Path, events_per_s: float, window_s: float) -> None:
         ]
         feed = _Feed(writer, clock, agents)
         running = await feed.history()
+        parented = {a.record.parent_id for a in agents if a.record.parent_id is not None}
+        roots = [a for a in agents if a.record.id in parented and a.record.parent_id is None]
+        parents = roots[len(roots) // 2 :]  # below the rows the typist walks
         _say({"ready": writer.durable_head[0]})
         if (await asyncio.to_thread(sys.stdin.readline)).strip() != "go":
             return
         cpu, started = time.process_time(), time.perf_counter()
-        written = await feed.stream(running, events_per_s, window_s)
+        written = await feed.stream(running, events_per_s, window_s, spawn_per_s, parents)
         seconds = time.perf_counter() - started
         _say(
             {
@@ -364,6 +424,7 @@ async def run_feed(db_path: Path, events_per_s: float, window_s: float) -> None:
                 "seconds": seconds,
                 "last_id": writer.durable_head[0],
                 "cpu_percent": (time.process_time() - cpu) / seconds * 100,
+                "spawned": feed.spawned,
             }
         )
     finally:
@@ -523,12 +584,24 @@ async def _line(process: asyncio.subprocess.Process, timeout_s: float) -> str:
     return line.decode()
 
 
-async def _submit(db_path: Path, agents: int) -> None:
+async def _submit(db_path: Path, agents: int, team_size: int = 0) -> None:
+    """`agents` agents; with `team_size`, in trees of that many: a root, two leads under it,
+    the others under the leads in turn."""
     db = await open_database(db_path, synchronous="NORMAL")  # setting up is not measured
     try:
+        root = ""
+        leads: list[str] = []
         for index in range(agents):
             agent, task = KINDS[index % len(KINDS)]
-            await submit_agent(db, agent, task, "oncall", 1.0 + index % 4, 0)
+            position = index % team_size if team_size else 0
+            parent = None if position == 0 else root if position <= 2 else leads[position % 2]
+            record = await submit_agent(
+                db, agent, task, "oncall", 1.0 + index % 4, 0, parent_id=parent
+            )
+            if position == 0:
+                root, leads = record.id, []
+            elif position <= 2:
+                leads.append(record.id)
     finally:
         await db.close()
 
@@ -539,6 +612,7 @@ async def _measure(
     events_per_s: float,
     window_s: float,
     press_every_s: tuple[float, float],
+    spawn_per_s: float = 0.0,
 ) -> dict[str, Any]:
     """In the measuring process: start the feed, run the app on `db_path` with the probe."""
     feed = await asyncio.create_subprocess_exec(
@@ -549,6 +623,7 @@ async def _measure(
         str(db_path),
         str(events_per_s),
         str(window_s),
+        str(spawn_per_s),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -595,6 +670,7 @@ def _report(agents: int, events_per_s: float, probe: _Probe) -> dict[str, Any]:
         "kept_up": catch_up is not None,
         "catch_up_ms": None if catch_up is None else round(catch_up, 1),
         "feed_cpu_percent": round(fed["cpu_percent"], 1),
+        "spawned": fed["spawned"],
         "size": f"{SIZE[0]}x{SIZE[1]}",
         "color_system": figures["color_system"],
     }
@@ -610,18 +686,24 @@ def ui_benchmark(
     events_per_s: float = 500.0,
     window_s: float = 15.0,
     press_every_s: tuple[float, float] = (0.1, 0.2),
+    team_size: int = 0,
+    spawn_per_s: float = 0.0,
 ) -> dict[str, Any]:
     """`controlroom bench --scenario ui`: one JSON object of figures.
 
     The app is measured in a fresh process, as `controlroom` runs it attached: not in this
     one, which made the database and whose collector the `bench` command tuned for a
-    supervisor (an attached control room keeps Python's defaults).
+    supervisor (an attached control room keeps Python's defaults). `team_size` (at least
+    4) makes the agents tasks as trees, `spawn_per_s` adds sub-agents during the window
+    (see the module).
     """
     if agents < 2:
         raise ControlRoomError("the UI benchmark needs at least two agents (the cursor moves)")
+    if team_size and team_size < 4:
+        raise ControlRoomError("a team is a root, two leads and their members: at least 4")
     with tempfile.TemporaryDirectory(prefix="controlroom-bench-") as directory:
         db_path = Path(directory) / "ui.db"
-        asyncio.run(_submit(db_path, agents))
+        asyncio.run(_submit(db_path, agents, team_size))
         low, high = press_every_s
         arguments = [
             str(db_path),
@@ -630,6 +712,7 @@ def ui_benchmark(
             str(window_s),
             str(low),
             str(high),
+            str(spawn_per_s),
         ]
         done = subprocess.run(
             [sys.executable, "-m", "controlroom.ui.bench", "app", *arguments],
@@ -641,16 +724,21 @@ def ui_benchmark(
     if done.returncode != 0:
         raise RuntimeError(f"measuring process failed: {done.stderr.strip()[-2000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    if team_size:
+        figures["team_size"] = team_size
     return figures
 
 
 def _main(role: str, db_path: Path, *numbers: str) -> None:
     if role == "feed":
-        events_per_s, window_s = map(float, numbers)
-        asyncio.run(run_feed(db_path, events_per_s, window_s))
+        events_per_s, window_s, spawn_per_s = map(float, numbers)
+        asyncio.run(run_feed(db_path, events_per_s, window_s, spawn_per_s))
     else:
-        agents, (events_per_s, window_s, low, high) = int(numbers[0]), map(float, numbers[1:])
-        figures = asyncio.run(_measure(db_path, agents, events_per_s, window_s, (low, high)))
+        agents = int(numbers[0])
+        events_per_s, window_s, low, high, spawn_per_s = map(float, numbers[1:])
+        figures = asyncio.run(
+            _measure(db_path, agents, events_per_s, window_s, (low, high), spawn_per_s)
+        )
         print(json.dumps(figures))
 
 

@@ -3,6 +3,17 @@
 Every string that came from an agent, a tool, a model or an approver goes through `literal`,
 so it is shown as written and can neither draw nor hide anything. Times are injected (`now_ms`)
 so that countdowns and sparklines are stable under a fake clock.
+
+The agents and budgets panes draw agents as a tree: a sub-agent's id follows its marker
+("├ ", "└ ", "│ ", see `projection.TreeRow`), and an agent with sub-agents shows, beside its
+own spend, its tree's as "Σ $1.23": its own plus every descendant's, what
+`controlroom costs --by task` counts for a task. "Σ ≥$1.23" says some turns in the tree are
+of unknown cost: the total is at least that. "cost/budget" is the agent's own spend against
+its own budget (each agent's breaker checks that); a task's root budget also binds its whole
+tree (its sub-agents pause when the tree's spend crosses it), so the budgets pane meters a
+root with sub-agents by its tree's spend ("42% Σ", "tree pauses at $2.00"). An agent shown
+only as the parent of a filter match is dimmed (and still drawn in full, so it reads the same
+without colour).
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from controlroom.domain.events import JournalEntry
 from controlroom.domain.models import AgentStatus
 from controlroom.store.agent_views import AgentView
 from controlroom.ui.literal import cell, literal
-from controlroom.ui.projection import AlertLine, CallLine
+from controlroom.ui.projection import AlertLine, CallLine, Rollup
 
 Cell = str | Text  # a table cell: plain text, or escaped text with its escapes marked
 
@@ -91,7 +102,34 @@ def mark(marked: bool) -> str:
     return "●" if marked else " "
 
 
-def agent_cells(view: AgentView, budget: float | None, marked: bool) -> list[Cell]:
+def tree_total(total: Rollup | None) -> str:
+    """An agent's tree spend ('Σ $1.23', 'Σ ≥$1.23' when some of it is unknown), '' for an
+    agent without sub-agents."""
+    if total is None:
+        return ""
+    return f"Σ {'≥' if total.unknown_cost_turns else ''}{money(total.cost_usd)}"
+
+
+def tree_id(agent_id: str, marker: str = "", context: bool = False) -> Cell:
+    """The id cell: the tree marker, then the id (dimmed for a filter match's parent)."""
+    shown = cell(agent_id, 32)
+    if isinstance(shown, str) and not context:
+        return marker + shown  # the common case: a plain string (the collector ignores it)
+    text = Text(marker, no_wrap=True, end="")
+    text.append_text(Text(shown) if isinstance(shown, str) else shown)
+    if context:
+        text.stylize("dim")
+    return text
+
+
+def agent_cells(
+    view: AgentView,
+    budget: float | None,
+    marked: bool,
+    marker: str = "",
+    total: Rollup | None = None,
+    context: bool = False,
+) -> list[Cell]:
     r = view.record
     state = view.state
     flags = []
@@ -100,13 +138,14 @@ def agent_cells(view: AgentView, budget: float | None, marked: bool) -> list[Cel
     if state is not None and state.quarantined:
         flags.append("quarantined")
     status = r.status.value + (f" ({', '.join(flags)})" if flags else "")
+    spent = f"{money(view.cost_usd)}/{money(budget)}"
     return [
         mark(marked),
-        cell(r.id, 32),
+        tree_id(r.id, marker, context),
         cell(r.agent, 20),
         status,
         str(r.step),
-        f"{money(view.cost_usd)}/{money(budget)}",
+        f"{spent} {tree_total(total)}" if total is not None else spent,
         cell(last_action(view.last), 40),
         cell(credential(view.last.identity) if view.last else "-", 16),
         cell(r.error or r.result or r.task, 100),
@@ -177,17 +216,30 @@ def call_cells(line: CallLine) -> list[Cell]:
     ]
 
 
-def budget_cells(view: AgentView, budget: float | None, series: list[float]) -> list[Cell]:
+def budget_cells(
+    view: AgentView,
+    budget: float | None,
+    series: list[float],
+    marker: str = "",
+    total: Rollup | None = None,
+    context: bool = False,
+) -> list[Cell]:
     spent = view.cost_usd
     unknown = view.state.unknown_cost_turns if view.state is not None else 0
-    share = "-" if not budget else f"{spent / budget:.0%}"
+    own = money(spent) + (f" +{unknown} unknown" if unknown else "")
+    task = total is not None and not marker  # a task's root: its budget binds the tree
+    used = total.cost_usd if total is not None and task else spent
+    share = "-" if not budget else f"{used / budget:.0%}" + (" Σ" if task else "")
+    breaker = "no budget" if budget is None else f"pause at {money(budget)}"
+    if task and budget is not None:
+        breaker = f"tree pauses at {money(budget)}"
     return [
-        cell(view.record.id, 32),
-        money(spent) + (f" +{unknown} unknown" if unknown else ""),
+        tree_id(view.record.id, marker, context),
+        f"{own} {tree_total(total)}" if total is not None else own,
         money(budget),
-        f"{meter(spent, budget)} {share}",
+        f"{meter(used, budget)} {share}",
         sparkline(series),
-        f"pause at {money(budget)}" if budget is not None else "no budget",
+        breaker,
     ]
 
 

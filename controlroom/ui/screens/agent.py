@@ -2,6 +2,12 @@
 the resources it created and its approvals, read from the store when opened and again when
 the journal says the agent changed.
 
+An agent with sub-agents (a team) also has a Team tab, where the screen opens: every
+descendant in tree order with its status, step and spend, and the tree's total; it is drawn
+from the room (already up to date with every batch), so it follows the sub-agents as they
+arrive and work. `enter` there opens a sub-agent; a sub-agent's title names its parent,
+which `u` opens.
+
 The actions here (pause, resume, terminate, quarantine) act on this screen's agent, pinned
 when it opened, whatever the main screen's cursor does meanwhile.
 """
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,6 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets.data_table import ColumnKey
 
 from controlroom.domain.approvals import Approval
 from controlroom.domain.events import JournalEntry, ModelTurnRecorded
@@ -30,12 +38,12 @@ from controlroom.store.database import Database
 from controlroom.ui import rows
 from controlroom.ui.bridge import RoomChanged
 from controlroom.ui.literal import literal, literal_block
-from controlroom.ui.projection import call_line
+from controlroom.ui.projection import Rollup, call_line
 from controlroom.ui.screens.base import RoomScreen
 from controlroom.ui.widgets.keybar import KeyBar
 from controlroom.ui.widgets.status import StatusLine
 
-TABS = ("conversation", "calls", "checkpoints", "resources", "history")
+TABS = ("conversation", "calls", "checkpoints", "resources", "history", "team")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,20 @@ def _table(id: str, *columns: str) -> DataTable[Text]:
     return table
 
 
+class TeamTable(DataTable[Text]):
+    """The Team tab's table, whose `enter` (shown in the key bar) opens a sub-agent."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "select_cursor",
+            "Open",
+            id="detail.open_member",
+            tooltip="Open the highlighted sub-agent's detail.",
+        ),
+    ]
+
+
 class AgentScreen(RoomScreen):
     """The detail of one agent."""
 
@@ -85,12 +107,22 @@ class AgentScreen(RoomScreen):
         Binding("t", "command('terminate')", "Terminate", id="detail.terminate"),
         Binding("x", "command('quarantine')", "Quarantine", id="detail.quarantine"),
         Binding("y", "copy_id", "Copy id", id="detail.copy"),
+        Binding(
+            "u",
+            "open_parent",
+            "Parent",
+            id="detail.parent",
+            tooltip="Open the agent this sub-agent works for.",
+        ),
     ]
 
     def __init__(self, agent_id: str) -> None:
         super().__init__()
         self.agent_id = agent_id
         self.detail: Detail | None = None
+        self.members: frozenset[str] = frozenset()  # the sub-agents shown on the Team tab
+        self._tree_seen = -1  # the room's tree_version the Team tab was drawn from
+        self._team_columns: list[ColumnKey] = []
         self._loading = False
         self._again = False
 
@@ -109,6 +141,11 @@ class AgentScreen(RoomScreen):
                 yield _table("detail-resources", "id", "tool", "kind", "resource", "status")
             with TabPane("5 Approvals", id="history"):
                 yield _table("detail-approvals", "id", "tool", "tier", "status", "settled")
+            with TabPane("6 Team", id="team"):
+                yield Static("", id="team-summary", markup=False)
+                team = TeamTable(id="detail-team", cursor_type="row", zebra_stripes=True)
+                self._team_columns = team.add_columns("id", "agent", "status", "step", "cost")
+                yield team
         yield StatusLine(id="status")
         yield KeyBar(id="keys")
 
@@ -118,12 +155,31 @@ class AgentScreen(RoomScreen):
 
     def on_mount(self) -> None:
         self.query_one("#detail-title", Static).update(literal(f"Agent {self.agent_id}", 200))
+        self._show_team()
+        if self.members:  # a team opens on its members
+            self.query_one(TabbedContent).active = "team"
+            self.query_one("#detail-team", DataTable).focus()
         self._load()
+
+    @property
+    def parent_id(self) -> str | None:
+        view = self.control.room.agents.get(self.agent_id)
+        return view.record.parent_id if view is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_parent":
+            return self.parent_id is not None  # shown for a sub-agent only
+        return True
 
     @on(RoomChanged)
     def _room_changed(self, message: RoomChanged) -> None:
-        if message.touched.gap or self.agent_id in message.touched.agents:
+        touched = message.touched
+        if touched.gap or self.agent_id in touched.agents:
             self._load()
+        if touched.gap or self.control.room.tree_version != self._tree_seen:
+            self._show_team()
+        elif self.agent_id in touched.agents or not self.members.isdisjoint(touched.agents):
+            self._update_team(touched.agents)
 
     @work(group="detail", exit_on_error=False)
     async def _load(self) -> None:
@@ -198,13 +254,18 @@ class AgentScreen(RoomScreen):
             budget = self.control.definitions.budget(r)
             state = view.state
             role = self.control.definitions.role(r.agent)
-            parts = [
-                f"{r.id} ({r.agent}{', ' + role if role else ''})",
+            parts = [f"{r.id} ({r.agent}{', ' + role if role else ''})"]
+            if r.parent_id is not None:
+                parts.append(f"sub-agent of {r.parent_id}")
+            parts += [
                 r.status.value,
                 f"step {r.step}",
                 f"{rows.money(view.cost_usd)} of {rows.money(budget)}",
-                f"user {r.user}",
             ]
+            if self.members:
+                total = self.control.room.rollup(self.agent_id)
+                parts.append(f"{rows.tree_total(total)} with {total.agents - 1} sub-agent(s)")
+            parts.append(f"user {r.user}")
             if view.last is not None:
                 parts.append(f"identity {view.last.identity}")
             if state is not None and state.tainted_by:
@@ -213,6 +274,84 @@ class AgentScreen(RoomScreen):
                 parts.append(f"outputs held: {state.quarantined}")
             text = " · ".join(parts)
         self.query_one("#detail-title", Static).update(literal(text, 400))
+
+    def _show_team(self) -> None:
+        """The Team tab, from the room: every descendant in tree order and the tree's
+        total; hidden for an agent without sub-agents."""
+        room = self.control.room
+        self._tree_seen = room.tree_version
+        members = room.subtree(self.agent_id) if self.agent_id in room.agents else []
+        self.members = frozenset(row.view.record.id for row in members)
+        tabs = self.query_one(TabbedContent)
+        if not members:
+            tabs.hide_tab("team")
+            return
+        tabs.show_tab("team")
+        table = self.query_one("#detail-team", DataTable)
+        current = _row_key(table)
+        table.clear()
+        for row in members:
+            table.add_row(
+                Text(row.marker) + literal(row.view.record.id, 48),
+                *_member_cells(row.view, row.total),
+                key=row.view.record.id,
+            )
+        if current in self.members:
+            table.move_cursor(row=table.get_row_index(current), animate=False)
+        self._show_team_total()
+
+    def _update_team(self, touched: frozenset[str]) -> None:
+        """Redraw in place the Team rows of the sub-agents in `touched` and of their
+        ancestors below this agent (whose Σ moved with them); the tree is as drawn."""
+        room = self.control.room
+        changed: set[str] = set()
+        for agent_id in touched & self.members:
+            changed.add(agent_id)
+            changed.update(a for a in room.ancestors(agent_id) if a in self.members)
+        table = self.query_one("#detail-team", DataTable)
+        for agent_id in changed:
+            total = room.rollup(agent_id) if agent_id in room.children else None
+            cells = _member_cells(room.agents[agent_id], total)
+            for column, cell in zip(self._team_columns[1:], cells, strict=True):
+                table.update_cell(agent_id, column, cell)
+        self._show_team_total()
+
+    def _show_team_total(self) -> None:
+        """What the sub-agents are doing and what the tree spent, above the Team rows."""
+        room = self.control.room
+        total = room.rollup(self.agent_id)
+        own = room.agents[self.agent_id].cost_usd
+        statuses = Counter(room.agents[a].record.status.value for a in self.members)
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        unknown = (
+            f"; {total.unknown_cost_turns} turn(s) of unknown cost left out"
+            if total.unknown_cost_turns
+            else ""
+        )
+        summary = (
+            f"{len(self.members)} sub-agent(s): {counts}\n"
+            f"{rows.tree_total(total)} for the tree: {rows.money(own)} its own, "
+            f"{rows.money(total.cost_usd - own)} its sub-agents'{unknown}"
+        )
+        self.query_one("#team-summary", Static).update(literal_block(summary, 600))
+        if self.detail is not None:
+            self._show_title(self.detail.view)
+
+    @on(DataTable.RowSelected, "#detail-team")
+    def _member_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.control.open_agent(event.row_key.value)
+
+    def action_open_parent(self) -> None:
+        parent = self.parent_id
+        if parent is None:
+            return
+        stack = self.app.screen_stack
+        below = stack[-2] if len(stack) > 1 else None
+        if isinstance(below, AgentScreen) and below.agent_id == parent:
+            self.app.pop_screen()  # came down from the parent: go back up
+        else:
+            self.control.open_agent(parent)
 
     def _fill(self, table_id: str, cells: list[list[Text]]) -> None:
         table = self.query_one(f"#{table_id}", DataTable)
@@ -224,6 +363,9 @@ class AgentScreen(RoomScreen):
             table.move_cursor(row=min(row, len(cells) - 1), animate=False)
 
     def action_show_tab(self, tab: str) -> None:
+        if tab == "team" and not self.members:
+            self.status.report(f"{self.agent_id} has no sub-agents")
+            return
         self.query_one(TabbedContent).active = tab
 
     def action_copy_id(self) -> None:
@@ -264,6 +406,25 @@ def _say(shown: Text, label: str, content: str, calls: tuple[ToolCall, ...]) -> 
         arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True, default=str)
         shown.append("\n→ ")
         shown.append_text(literal(f"{call.name} {arguments}", 400))
+
+
+def _member_cells(view: AgentView, total: Rollup | None) -> list[Text]:
+    """A Team row after its id: agent, status, step, cost (and its own tree's Σ)."""
+    r = view.record
+    spent = rows.money(view.cost_usd)
+    return [
+        literal(r.agent, 20),
+        Text(r.status.value),
+        Text(str(r.step)),
+        Text(f"{spent} {rows.tree_total(total)}" if total is not None else spent),
+    ]
+
+
+def _row_key(table: DataTable[Text]) -> str | None:
+    """The key of the row under the table's cursor, if any."""
+    if table.row_count == 0:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
 
 def _call_rows(journal: list[JournalEntry]) -> list[list[Text]]:

@@ -6,6 +6,15 @@ one pane at a time, switched with the number keys or tab. Rows come from the app
 redrawn only where a `RoomChanged` batch touched them. Operator actions are queued through
 `ui.data`; the panes change when the supervisor's result comes back through the journal,
 never optimistically.
+
+The agents and budgets panes list agents as a tree (`Room.tree`): a batch redraws the rows
+of the agents it touched and of their ancestors (whose "Σ" tree spend moved with them) in
+place, and appends a new root at the bottom, where the tree order puts it; a new sub-agent
+(which lands inside the tree, and may change its elder sibling's marker) redraws the two
+panes whole. The filter keeps the agents that match and, dimmed, their ancestors, so a
+matching sub-agent is never shown out of its tree; with a filter on, a batch that touches
+an agent of a tree, or shows an agent not shown before, redraws the two panes whole (a few
+rows, since the filter keeps few).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from controlroom.ui import data, rows
 from controlroom.ui.bridge import RoomChanged
 from controlroom.ui.commands import PANES, Command, CommandError, parse
 from controlroom.ui.literal import literal, visible
-from controlroom.ui.projection import Touched
+from controlroom.ui.projection import SPEND_BUCKET_MS, Touched, TreeRow
 from controlroom.ui.screens.base import RoomScreen
 from controlroom.ui.screens.dialogs import (
     ArgumentsDialog,
@@ -119,10 +128,14 @@ class MainScreen(RoomScreen):
     pane: str = "agents"
     _shown_text: dict[str, Text]
     filter_text: str = ""
+    _tree_drawn = -1  # the room's tree_version when the agents panes were last redrawn whole
+    # The cells last made for each agent's rows, with what they were made from.
+    _made: dict[str, tuple[AgentView, tuple[object, ...], list[rows.Cell], list[rows.Cell]]]
     _prompt_mode: Literal["filter", "command"] = "filter"
 
     def compose(self) -> ComposeResult:
         self._shown_text = {}
+        self._made = {}
         yield Static("", id="title", markup=False)
         yield Static("", id="alerts-strip", markup=False)
         yield Tabs(*(Tab(TITLES[p], id=f"tab-{p}") for p in PANES), id="tabs")
@@ -186,8 +199,7 @@ class MainScreen(RoomScreen):
         if touched.gap:
             self._replace_all()
         else:
-            views = [room.agents[a] for a in touched.agents if a in room.agents]
-            self._update_agents(views)
+            self._update_agents([a for a in touched.agents if a in room.agents])
             self._update_approvals(touched.approvals)
             self._append_lines(touched.calls, touched.alerts)
         self._show_strip()
@@ -202,32 +214,57 @@ class MainScreen(RoomScreen):
         r = view.record
         return self._matches(r.id, r.agent, r.status.value, r.user)
 
-    def _agent_rows(self, views: list[AgentView]) -> tuple[list[Row], list[Row], list[Row]]:
+    def _agent_rows(self, tree: list[TreeRow]) -> tuple[list[Row], list[Row], list[Row]]:
+        """The agents, budgets and breakers rows of `tree` (the breakers pane lists the
+        held agents the filter keeps, without their tree).
+
+        A row's cells are made again only when what they show changed: its agent's stored
+        row (a new view each time it is reread), marker, roll-up, mark, or the spend bucket
+        its sparkline ends in; so redrawing a pane whole (a sub-agent arriving in a tree)
+        makes only the rows that changed."""
         app = self.control
         now = app.clock.now_ms()
+        bucket = now // SPEND_BUCKET_MS
         marks = self.table("agents").marks
+        made = self._made
         agents: list[Row] = []
         budgets: list[Row] = []
         held: list[Row] = []
-        for view in views:
+        for row in tree:
+            view, marker, total, context = row.view, row.marker, row.total, row.context
             key = view.record.id
-            budget = app.definitions.budget(view.record)
-            agents.append((key, rows.agent_cells(view, budget, key in marks)))
             spend = app.room.spend.get(key)
-            series = spend.series(now) if spend is not None else [0.0] * 12
-            budgets.append((key, rows.budget_cells(view, budget, series[-12:])))
-            if rows.is_held(view):
+            stamp = (marker, total, key in marks, context, bucket if spend is not None else 0)
+            last = made.get(key)
+            if last is not None and last[0] is view and last[1] == stamp:
+                agent, budgeted = last[2], last[3]
+            else:
+                budget = app.definitions.budget(view.record)
+                agent = rows.agent_cells(view, budget, key in marks, marker, total, context)
+                series = spend.series(now) if spend is not None else [0.0] * 12
+                budgeted = rows.budget_cells(view, budget, series[-12:], marker, total, context)
+                made[key] = (view, stamp, agent, budgeted)
+            agents.append((key, agent))
+            budgets.append((key, budgeted))
+            if not row.context and rows.is_held(view):
                 why = app.room.held_why.get(key, "")
                 held.append((key, rows.breaker_cells(view, why)))
         return agents, budgets, held
 
-    def _replace_all(self) -> None:
+    def _replace_agents(self) -> None:
+        """Redraw the agents, budgets and breakers panes whole, in tree order."""
         room = self.control.room
-        views = [v for v in room.agents.values() if self._agent_matches(v)]
-        agents, budgets, held = self._agent_rows(views)
+        self._tree_drawn = room.tree_version
+        agents, budgets, held = self._agent_rows(
+            room.tree(self._agent_matches if self.filter_text else None)
+        )
         self.table("agents").replace(agents)
         self.table("budgets").replace(budgets)
         self.table("breakers").replace(held)
+
+    def _replace_all(self) -> None:
+        room = self.control.room
+        self._replace_agents()
         self.table("approvals").replace(self._approval_rows(list(room.approvals)))
         calls = [c for c in room.calls if self._matches(c.agent_id, c.tool)][-SHOWN_LINES:]
         alerts = [a for a in room.alerts if self._matches(a.agent_id, a.kind)][-SHOWN_LINES:]
@@ -239,11 +276,29 @@ class MainScreen(RoomScreen):
             table.replace(lines)
             table.move_cursor(row=table.row_count - 1, animate=False)  # follow the newest
 
-    def _update_agents(self, views: list[AgentView]) -> None:
+    def _update_agents(self, ids: list[str]) -> None:
+        """Redraw the rows of the agents in `ids` (and of their ancestors) in place, append
+        new roots, and redraw the panes whole when rows must move (see the module)."""
+        room = self.control.room
+        if room.tree_version != self._tree_drawn:
+            self._replace_agents()
+            return
+        if not ids:
+            return
+        if room.children:  # an ancestor's Σ moves with its descendants' spend
+            ids = list(dict.fromkeys(a for i in ids for a in (i, *room.ancestors(i))))
+        views = [room.agents[a] for a in ids]
         shown = [v for v in views if self._agent_matches(v)]
         hidden = [v.record.id for v in views if not self._agent_matches(v)]
-        agents, budgets, held = self._agent_rows(shown)
-        self.table("agents").upsert(agents)
+        table = self.table("agents")
+        new = [v for v in shown if not table.shows(v.record.id)]
+        if self.filter_text and (new or any(room.in_tree(a) for a in ids)):
+            self._replace_agents()
+            return
+        if len(new) > 1:  # new roots, appended in submission order
+            shown.sort(key=lambda v: room.order[v.record.id])
+        agents, budgets, held = self._agent_rows([room.row(v.record.id) for v in shown])
+        table.upsert(agents)
         self.table("budgets").upsert(budgets)
         breakers = self.table("breakers")
         breakers.upsert(held)
