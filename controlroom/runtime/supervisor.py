@@ -946,7 +946,16 @@ class Supervisor:
         if not targets:
             return f"no live agent matches {target!r}"
         summaries = []
-        for record in targets:
+        done: set[str] = set()
+        while targets:
+            record = targets.pop(0)
+            done.add(record.id)
+            if not targets:  # a team's last decision may have started members meanwhile
+                targets = [
+                    r
+                    for r in await self._targets(target)
+                    if not r.status.is_terminal and r.id not in done
+                ]
             running = self._running.get(record.id)
             if running is not None:
                 running.runner.request_stop(terminate=True)
