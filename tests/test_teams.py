@@ -16,6 +16,7 @@ from team_support import HANGING, LEDGER, POISON, clear_ledger, members, researc
 from controlroom.domain.approvals import ApprovalKind, ApprovalStatus
 from controlroom.domain.costs import roll_up
 from controlroom.domain.models import AgentStatus
+from controlroom.orchestration.coordinator import Coordinator
 from controlroom.store import queries
 from controlroom.store.costs import agent_spend
 from controlroom.store.inbox import enqueue_command, enqueue_decision, submit_agent
@@ -301,3 +302,26 @@ async def test_another_agents_output_taints_the_members_given_it(harness: Harnes
         e for e in await _kinds(harness, team_id, "member_assigned") if e.role == "synthesizer"
     ]
     assert assigned.tainted_by is not None
+
+
+async def test_a_coordinator_that_fails_fails_its_team_not_the_supervisor(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a team's coordinator (here: it raises once the plan is in) fails that team
+    with the reason; the supervisor runs on and another agent completes."""
+    team = research_team()
+    team_id = await harness.submit("research_team", team_task(("s1", "search", "find")))
+    original = Coordinator.advance
+
+    def advance(self: Coordinator, state: Any, *args: Any) -> Any:
+        if state.phase == "working":
+            raise RuntimeError("a bug")
+        return original(self, state, *args)
+
+    monkeypatch.setattr(Coordinator, "advance", advance)
+    other = await harness.submit("critic", '{"result": "fine"}')
+    await harness.run_until_idle([team, *members()])  # fails if the supervisor stopped
+    failed = await harness.record(team_id)
+    assert failed.status is AgentStatus.FAILED
+    assert failed.error == "the coordinator could not go on: RuntimeError: a bug"
+    assert (await harness.record(other)).status is AgentStatus.COMPLETED

@@ -99,7 +99,10 @@ class TeamRunner:
             user=self.record.user,
             step=-1,
         )
-        team = TeamState.model_validate_json(state.plan) if state.plan else TeamState()
+        try:
+            team = TeamState.model_validate_json(state.plan) if state.plan else TeamState()
+        except ValueError as exc:
+            return await self._fail(state, f"its checkpoint cannot be read: {exc}")
         ends = await self._ends(team)
         decisions = await self._decisions(team)
         coordinator = Coordinator(
@@ -110,7 +113,11 @@ class TeamRunner:
             budget_usd=self._budget,
             now_ms=now,
         )
-        decision = coordinator.advance(team, ends, decisions)
+        try:
+            decision = coordinator.advance(team, ends, decisions)
+        except Exception as exc:  # e.g. the team's definition lost a type it had planned
+            why = f"the coordinator could not go on: {type(exc).__name__}: {exc}"
+            return await self._fail(state, why)
         self.next_deadline_ms = team.next_deadline_ms()
         if not decision.changed and not first:
             if self.record.status is not AgentStatus.WAITING:  # resumed, nothing new
@@ -156,6 +163,20 @@ class TeamRunner:
         ]
         crashpoints.reached("after-team-commit", self.spec.name)
         return status
+
+    async def _fail(self, state: AgentState, error: str) -> AgentStatus:
+        """End the team (only the team: its members' ends are theirs) with `error`, its
+        checkpoint as it was: a coordinator's failure must not stop the supervisor."""
+        state.step += 1
+        state.status = AgentStatus.FAILED
+        state.error = error
+        await self._services.writer.commit(
+            [PendingEvent(self.agent_id, self.identity, state.step, AgentFailed(error=error))],
+            CheckpointDelta.of(self.agent_id, "[]", state),
+            [self._status(AgentStatus.FAILED, error=error)],
+        )
+        self._state = state
+        return AgentStatus.FAILED
 
     # -- reading ---------------------------------------------------------------------------
 
