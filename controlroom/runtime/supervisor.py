@@ -394,7 +394,15 @@ class Supervisor:
 
     # -- agents -----------------------------------------------------------------------------
 
-    async def _launch(self, record: AgentRecord, *, after_crash: bool = False) -> None:
+    async def _launch(
+        self,
+        record: AgentRecord,
+        *,
+        after_crash: bool = False,
+        loaded: queries.StoredAgent | None = None,
+    ) -> None:
+        """Start a runner for the agent: queued, or from its checkpoint (`loaded` if the
+        caller has just read it)."""
         if record.id in self._running:
             return
         spec = self.agents.get(record.agent)
@@ -421,7 +429,7 @@ class Supervisor:
             fresh = record.id not in self._launched
             stored = queries.StoredAgent(record, None, [], []) if fresh else None
         else:
-            stored = await queries.load_agent(self.db, record.id)
+            stored = loaded or await queries.load_agent(self.db, record.id)
         # `record` may be stale: meanwhile the agent may have been launched, or have run and
         # finished (a resume applied at start-up, then recovery listing it). Nothing below
         # awaits, so the check holds until the runner is registered. Once stopping, nothing
@@ -535,9 +543,10 @@ class Supervisor:
             return
         self._waking.add(team_id)
         try:
-            record = await queries.get_agent(self.db, team_id)
-            if record is not None and record.status is AgentStatus.WAITING:
-                await self._launch(record)
+            # One read: the team's row and checkpoint (a coordinator needs no more).
+            stored = await queries.load_team(self.db, team_id)
+            if stored is not None and stored.record.status is AgentStatus.WAITING:
+                await self._launch(stored.record, loaded=stored)
         finally:
             self._waking.discard(team_id)
         if team_id in self._rewake and team_id not in self._running:

@@ -155,6 +155,26 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     return StoredAgent(agent_record(row), state, messages, tail)
 
 
+async def load_team(db: Database, agent_id: str) -> StoredAgent | None:
+    """A team's row and latest checkpoint state in one read: its coordinator needs neither
+    messages (it has none) nor a journal tail (each decision is one commit)."""
+    async with db.read_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT {AGENT_COLUMNS}, (SELECT c.state FROM checkpoints c"
+                    " WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
+                    " FROM agents a WHERE a.id = :id"
+                ),
+                {"id": agent_id},
+            )
+        ).first()
+    if row is None:
+        return None
+    state = None if row[-1] is None else AgentState.from_json(str(row[-1]))
+    return StoredAgent(agent_record(row), state, [], [])
+
+
 def journal_entry(row: Any) -> JournalEntry:
     """An entry from a row of (id, ts_ms, agent_id, identity, kind, step, data)."""
     return JournalEntry(
