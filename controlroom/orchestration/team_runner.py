@@ -17,6 +17,7 @@ from controlroom.domain.approvals import ApprovalKind, ApprovalStatus, requested
 from controlroom.domain.events import (
     AgentCompleted,
     AgentFailed,
+    AgentQuarantined,
     AgentStarted,
     AgentSubmitted,
     Event,
@@ -68,6 +69,7 @@ class TeamRunner:
         self.step_latencies: list[float] | None = None
         self.next_deadline_ms: int | None = None
         self.started_members: list[AgentRecord] = []
+        self._noted: list[Event] = []  # an operator's quarantine that arrived during this run
 
     # A coordinator run never waits on anything long: a pause, stop or quarantine asked
     # during one applies when it is over (the supervisor pauses a team's members itself).
@@ -80,6 +82,7 @@ class TeamRunner:
     def quarantine(self, reason: str) -> None:
         if self._state is not None and self._state.quarantined is None:
             self._state.quarantined = reason
+            self._noted.append(AgentQuarantined(reason=reason))
 
     def set_task_budget(self, budget_usd: float) -> None:
         self._budget = budget_usd
@@ -120,9 +123,16 @@ class TeamRunner:
             return await self._fail(state, why)
         self.next_deadline_ms = team.next_deadline_ms()
         if not decision.changed and not first:
-            if self.record.status is not AgentStatus.WAITING:  # resumed, nothing new
+            resumed = self.record.status is not AgentStatus.WAITING
+            if resumed or self._noted:  # nothing new to decide, but something to keep
+                noted: list[Event] = (
+                    [AgentStarted(resumed=True, step=state.step)] if resumed else []
+                )
+                noted += self._noted
                 await self._services.writer.commit(
-                    [], statements=[self._status(AgentStatus.WAITING)]
+                    [PendingEvent(self.agent_id, self.identity, state.step, e) for e in noted],
+                    CheckpointDelta.of(self.agent_id, "[]", state),
+                    [self._status(AgentStatus.WAITING)],
                 )
             return AgentStatus.WAITING
         state.step += 1
@@ -139,6 +149,7 @@ class TeamRunner:
             events = opening + events
         elif self.record.status is not AgentStatus.WAITING:
             events = [AgentStarted(resumed=True, step=state.step), *events]
+        events += self._noted
         state.status = status
         await self._services.writer.commit(
             [PendingEvent(self.agent_id, self.identity, state.step, e) for e in events],

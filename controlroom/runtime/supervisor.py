@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,7 @@ class Supervisor:
         self._waking: set[str] = set()  # teams whose coordinator is being launched
         self._roots: dict[str, str] = {}  # the task (root agent) of each agent in a tree
         self._launched: set[str] = set()  # queued agents launched (see `poll_once`)
+        self._team_runs: Counter[str] = Counter()  # coordinator runs ended, by team
         self._stopping = False
         self._team_deadlines: dict[str, int] = {}  # a member's deadline each team waits on
         self._background: set[asyncio.Task[None]] = set()
@@ -405,6 +407,9 @@ class Supervisor:
         caller has just read it)."""
         if record.id in self._running:
             return
+        # A team may run and go back to waiting while this reads it (a wake-up and recovery
+        # at once): then what was read may be older than its last decision.
+        runs_before = self._team_runs.get(record.id, 0)
         spec = self.agents.get(record.agent)
         if spec is None:
             if record.status is AgentStatus.QUEUED:
@@ -436,6 +441,8 @@ class Supervisor:
         # new starts (a team's members queued meanwhile start at the next start).
         if stored is None or record.id in self._running or self._stopping:
             return
+        if self._team_runs.get(record.id, 0) != runs_before:
+            return  # it ran meanwhile, from its latest checkpoint
         if record.status is not AgentStatus.QUEUED and stored.record.status not in (
             AgentStatus.RUNNING,
             AgentStatus.WAITING,
@@ -495,6 +502,8 @@ class Supervisor:
 
     def _after_run(self, agent_id: str, runner: Supervised) -> None:
         """A team hears of its member's end; a team woken while it ran is woken again."""
+        if not isinstance(runner, AgentRunner):
+            self._team_runs[agent_id] += 1
         state = runner.state if isinstance(runner, AgentRunner) else None
         if state is not None and state.status.is_terminal:
             self._roots.pop(agent_id, None)  # a team's entry stays: its members need it
@@ -528,7 +537,9 @@ class Supervisor:
         if not tasks.knows(root):
             top = await queries.get_agent(self.db, root)
             binding = self._binding(top.agent, top.budget_usd) if top is not None else None
-            tasks.track(root, await team_rows.tree_spend(self.db, root), binding)
+            spent = await team_rows.tree_spend(self.db, root)
+            if not tasks.knows(root):  # another member's launch may have tracked it meanwhile
+                tasks.track(root, spent, binding)
         return root
 
     async def _wake_team(self, team_id: str) -> None:
