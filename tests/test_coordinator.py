@@ -141,3 +141,13 @@ def test_a_member_past_its_deadline_is_stopped_and_reported() -> None:
     assert late.stop == ["team-1.plan-1"]
     assert _reports(late) == [("team-1.plan-1", "failed", "retry")]
     assert [s.child for s in late.spawns] == ["team-1.plan-2"]
+
+
+def test_a_subtask_id_that_could_name_another_member_is_refused() -> None:
+    """`s1-review` would make its first run `s1-review-1`, the name of s1's first review."""
+    state = TeamState()
+    _coordinator().advance(state, {}, {})
+    plan = json.dumps({"subtasks": [{"id": "s1-review", "type": "search", "brief": "x"}]})
+    decision = _coordinator().advance(state, {"team-1.plan-1": _done(plan)}, {})
+    assert _reports(decision) == [("team-1.plan-1", "invalid", "retry")]
+    assert "subtasks.0.id" in json.loads(decision.spawns[0].brief)["previous_answer_problem"]

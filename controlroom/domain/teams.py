@@ -21,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controlroom.domain.specs import AgentSpec, DefinitionError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_SUBTASK_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_TYPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# No "-" in a subtask's id: members are named `<team>.<id>-<run>` and `<id>-review-<run>`,
+# so an id with one could name another subtask's member.
+_SUBTASK_ID = r"^[a-z0-9][a-z0-9_]{0,31}$"
 
 AfterFailures = Literal["skip", "escalate"]
 
@@ -82,7 +85,7 @@ def team(
     if not specialists:
         raise DefinitionError(f"team {name}: needs at least one specialist")
     for kind, member in {"planner": planner, "critic": critic or planner, **specialists}.items():
-        if not re.match(_SUBTASK_ID, kind) or not _NAME.match(member):
+        if not _TYPE.match(kind) or not _NAME.match(member):
             raise DefinitionError(f"team {name}: {kind!r} -> {member!r} is not a valid name")
     if max_subtasks < 1 or max_revisions < 0 or failure_retries < 0:
         raise DefinitionError(
