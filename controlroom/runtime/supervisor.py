@@ -401,15 +401,15 @@ class Supervisor:
         record: AgentRecord,
         *,
         after_crash: bool = False,
-        loaded: queries.StoredAgent | None = None,
+        loaded: tuple[queries.StoredAgent, int] | None = None,
     ) -> None:
-        """Start a runner for the agent: queued, or from its checkpoint (`loaded` if the
-        caller has just read it)."""
+        """Start a runner for the agent: queued, or from its checkpoint (`loaded`: the one
+        the caller has just read, and the team's count of runs before it read it)."""
         if record.id in self._running:
             return
         # A team may run and go back to waiting while this reads it (a wake-up and recovery
         # at once): then what was read may be older than its last decision.
-        runs_before = self._team_runs.get(record.id, 0)
+        runs_before = loaded[1] if loaded else self._team_runs.get(record.id, 0)
         spec = self.agents.get(record.agent)
         if spec is None:
             if record.status is AgentStatus.QUEUED:
@@ -434,7 +434,7 @@ class Supervisor:
             fresh = record.id not in self._launched
             stored = queries.StoredAgent(record, None, [], []) if fresh else None
         else:
-            stored = loaded or await queries.load_agent(self.db, record.id)
+            stored = loaded[0] if loaded else await queries.load_agent(self.db, record.id)
         # `record` may be stale: meanwhile the agent may have been launched, or have run and
         # finished (a resume applied at start-up, then recovery listing it). Nothing below
         # awaits, so the check holds until the runner is registered. Once stopping, nothing
@@ -442,7 +442,10 @@ class Supervisor:
         if stored is None or record.id in self._running or self._stopping:
             return
         if self._team_runs.get(record.id, 0) != runs_before:
-            return  # it ran meanwhile, from its latest checkpoint
+            # It ran meanwhile; what woke this launch may have come after that run read
+            # its members: wake it again, from its latest checkpoint.
+            self._aside(self._wake_team(record.id), f"wake:{record.id}")
+            return
         if record.status is not AgentStatus.QUEUED and stored.record.status not in (
             AgentStatus.RUNNING,
             AgentStatus.WAITING,
@@ -555,14 +558,24 @@ class Supervisor:
         self._waking.add(team_id)
         try:
             # One read: the team's row and checkpoint (a coordinator needs no more).
+            runs = self._team_runs.get(team_id, 0)
             stored = await queries.load_team(self.db, team_id)
-            if stored is not None and stored.record.status is AgentStatus.WAITING:
-                await self._launch(stored.record, loaded=stored)
+            # Running: resumed or recovered, its coordinator not yet back to waiting.
+            live = (AgentStatus.WAITING, AgentStatus.RUNNING)
+            team = stored is not None and self._is_team(stored.record)
+            if stored is not None and team and stored.record.status in live:
+                await self._launch(stored.record, loaded=(stored, runs))
         finally:
             self._waking.discard(team_id)
         if team_id in self._rewake and team_id not in self._running:
             self._rewake.discard(team_id)
             self._aside(self._wake_team(team_id), f"wake:{team_id}")
+
+    def _is_team(self, record: AgentRecord) -> bool:
+        """Whether the agent is a team (a sub-agent's parent may be a plain agent, which is
+        never woken: it runs from its full checkpoint, not from a team's one read)."""
+        spec = self.agents.get(record.agent)
+        return spec is not None and spec.team is not None
 
     async def _wake_teams_past_deadline(self) -> None:
         now = self.clock.now_ms()
