@@ -129,6 +129,7 @@ class TeamRunner:
                     [AgentStarted(resumed=True, step=state.step)] if resumed else []
                 )
                 noted += self._noted
+                state.status = AgentStatus.WAITING
                 await self._services.writer.commit(
                     [PendingEvent(self.agent_id, self.identity, state.step, e) for e in noted],
                     CheckpointDelta.of(self.agent_id, "[]", state),
