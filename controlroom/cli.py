@@ -350,8 +350,11 @@ async def _load_status(
     """The agents, the supervisor, and (while one runs) its model endpoints' breakers."""
     database = await open_database(db_path, create=False, integrity_check=False)
     try:
+        lease = await read_lease(database)
+        live = lease is not None and owner_is_live(lease, socket.gethostname(), _CLOCK.now_ms())
         owner = await _owner_line(database)
-        breakers = await model_breakers(database) if owner.startswith("running") else {}
+        # Breakers live in the supervisor's memory: only a running one's are in force.
+        breakers = await model_breakers(database) if live else {}
         return await queries.list_agents(database), owner, breakers
     finally:
         await database.close()

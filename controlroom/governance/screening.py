@@ -63,6 +63,16 @@ class Screening(NamedTuple):
     reasons: tuple[str, ...]
 
 
+def screen_or_hold(text: str, level: Level) -> Screening:
+    """`screen`, except that a failure of the detector itself flags the text (held for
+    review as a precaution) instead of letting it through or raising."""
+    try:
+        return screen(text, level)
+    except Exception as exc:
+        reason = f"screening failed ({type(exc).__name__}); held as a precaution"
+        return Screening(True, 1.0, (reason,))
+
+
 def screen(text: str, level: Level = "standard") -> Screening:
     """Screen `text` (a tool result or an agent's message) for prompt injection.
 

@@ -70,6 +70,7 @@ class Screened(NamedTuple):
     reasons: tuple[str, ...]
 
 
+# Never raises: a detector that fails flags the text (see `screen_or_hold`).
 Screen = Callable[[str], Screened]
 
 
@@ -452,10 +453,7 @@ class Coordinator:
 
     def _screened(self, run: MemberRun, text: str) -> str | None:
         """`text` if screening lets it pass to another member, else None (journaled)."""
-        try:
-            verdict = self._screen(text)
-        except Exception as exc:  # a detector bug must not let the text through
-            verdict = Screened(True, 1.0, (f"screening failed ({type(exc).__name__})",))
+        verdict = self._screen(text)
         if not verdict.flagged:
             return text
         self._emit(

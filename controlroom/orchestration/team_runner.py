@@ -25,7 +25,6 @@ from controlroom.domain.events import (
 from controlroom.domain.models import AgentRecord, AgentState, AgentStatus
 from controlroom.domain.specs import AgentSpec
 from controlroom.domain.teams import TeamSpec
-from controlroom.governance.screening import screen
 from controlroom.orchestration.coordinator import (
     SETTLED,
     Coordinator,
@@ -104,8 +103,9 @@ class TeamRunner:
         )
         try:
             team = TeamState.model_validate_json(state.plan) if state.plan else TeamState()
-        except ValueError as exc:
-            return await self._fail(state, f"its checkpoint cannot be read: {exc}")
+        except ValueError as exc:  # pydantic's error spans lines; a status shows one
+            said = " ".join(str(exc).split())[:300]
+            return await self._fail(state, f"its checkpoint cannot be read: {said}")
         ends = await self._ends(team)
         decisions = await self._decisions(team)
         coordinator = Coordinator(
@@ -221,7 +221,10 @@ class TeamRunner:
         level = self._services.gate.policy(self.spec).screening
         if level == "off":
             return Screened(False, 0.0, ())
-        verdict = screen(text, level)
+        # Imported on first use, as the runner does: its rules cost every CLI command.
+        from controlroom.governance.screening import screen_or_hold
+
+        verdict = screen_or_hold(text, level)
         return Screened(verdict.flagged, verdict.score, verdict.reasons)
 
     # -- writing ---------------------------------------------------------------------------

@@ -1019,13 +1019,9 @@ class AgentRunner:
         """
         # Imported on first use: compiling its rules costs every CLI command a tenth of a
         # second otherwise, and most never screen anything.
-        from controlroom.governance.screening import Screening, screen
+        from controlroom.governance.screening import screen_or_hold
 
-        try:
-            verdict = screen(result, level)
-        except Exception as exc:  # a detector bug must not let the text through, nor stop us
-            reason = f"screening failed ({type(exc).__name__}); held as a precaution"
-            verdict = Screening(True, 1.0, (reason,))
+        verdict = screen_or_hold(result, level)
         if not verdict.flagged:
             return result
         self._pending.append(

@@ -120,20 +120,12 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
         deltas = (
             await conn.execute(
                 text(
-                    "SELECT step, messages, event_id FROM checkpoints WHERE agent_id = :id"
-                    " ORDER BY event_id"
+                    "SELECT step, messages, CASE WHEN event_id = MAX(event_id) OVER ()"
+                    " THEN state END FROM checkpoints WHERE agent_id = :id ORDER BY event_id"
                 ),
                 {"id": agent_id},
             )
         ).all()
-        latest = (
-            await conn.scalar(
-                text("SELECT state FROM checkpoints WHERE event_id = :e"),
-                {"e": deltas[-1][2]},
-            )
-            if deltas
-            else None
-        )
         done_step = int(deltas[-1][0]) if deltas else 0
         # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
         tail_rows = (
@@ -148,7 +140,7 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     state: AgentState | None = None
     messages: list[Message] = []
     if deltas:
-        state = AgentState.from_json(str(latest))
+        state = AgentState.from_json(str(deltas[-1][2]))
         parts = [str(d[1])[1:-1] for d in deltas if d[1] != "[]"]
         messages = _MESSAGES.validate_json("[" + ",".join(parts) + "]")
     tail = [journal_entry(r) for r in tail_rows]

@@ -116,20 +116,18 @@ async def task_root(db: Database, agent_id: str) -> tuple[str, float | None, str
 async def tree_spend(db: Database, root_id: str) -> float:
     """What the task's agents (the root and everything under it) have spent, by their
     latest checkpoints."""
-    ids = [root_id, *await descendants(db, root_id)]
-    names = [f":a{n}" for n in range(len(ids))]
     async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT (SELECT json_extract(c.state, '$.cost_usd') FROM checkpoints c"
-                    "  WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
-                    f" FROM agents a WHERE a.id IN ({', '.join(names)})"
-                ),
-                {f"a{n}": agent for n, agent in enumerate(ids)},
-            )
-        ).all()
-    return sum(float(r[0] or 0) for r in rows)
+        spent = await conn.scalar(
+            text(
+                "WITH RECURSIVE tree(id) AS ("
+                " SELECT :root UNION ALL"
+                " SELECT a.id FROM agents a JOIN tree ON a.parent_id = tree.id)"
+                " SELECT TOTAL((SELECT json_extract(c.state, '$.cost_usd') FROM checkpoints c"
+                "  WHERE c.agent_id = tree.id ORDER BY c.event_id DESC LIMIT 1)) FROM tree"
+            ),
+            {"root": root_id},
+        )
+    return float(spent or 0)
 
 
 def stop_member(member_id: str, team_id: str, now_ms: int) -> Statement:
