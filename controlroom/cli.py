@@ -55,7 +55,7 @@ from controlroom.store.costs import agent_spend
 from controlroom.store.database import Database, Synchronous, open_database
 from controlroom.store.follow import POLL_S, journal_tail
 from controlroom.store.inbox import enqueue_command, enqueue_decision, submit_agent
-from controlroom.store.lease import owner_is_live, read_lease, wake, wake_owner
+from controlroom.store.lease import LeaseOwner, owner_is_live, read_lease, wake, wake_owner
 from controlroom.store.model_breakers import model_breakers
 
 T = TypeVar("T")
@@ -352,9 +352,9 @@ async def _load_status(
     try:
         lease = await read_lease(database)
         live = lease is not None and owner_is_live(lease, socket.gethostname(), _CLOCK.now_ms())
-        owner = await _owner_line(database)
         # Breakers live in the supervisor's memory: only a running one's are in force.
         breakers = await model_breakers(database) if live else {}
+        owner = _owner_line(lease, live)
         return await queries.list_agents(database), owner, breakers
     finally:
         await database.close()
@@ -404,11 +404,10 @@ def _local_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def _owner_line(database: Database) -> str:
-    owner = await read_lease(database)
+def _owner_line(owner: LeaseOwner | None, live: bool) -> str:
     if owner is None:
         return "none running"
-    if owner_is_live(owner, socket.gethostname(), _CLOCK.now_ms()):
+    if live:
         return f"running ({owner.describe()})"
     return f"not running (last: {owner.describe()})"
 
