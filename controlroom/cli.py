@@ -123,7 +123,7 @@ def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ControlRoomError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except DBAPIError as exc:
+        except (DBAPIError, sqlite3.Error) as exc:
             where = kwargs.get("db") or "database"
             click.echo(f"error: {where}: {_database_problem(exc)}", err=True)
             sys.exit(1)
@@ -131,8 +131,9 @@ def _fails_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _database_problem(exc: DBAPIError) -> str:
-    cause = exc.orig
+def _database_problem(exc: DBAPIError | sqlite3.Error) -> str:
+    """What went wrong, from the driver's error (reads on the loop's thread raise it bare)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
     if isinstance(cause, sqlite3.OperationalError):
         return f"database unavailable: {cause}"
     return f"damaged or unreadable: {cause}"

@@ -11,7 +11,6 @@ import asyncio
 import logging
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 
 from controlroom.clock import Clock
 from controlroom.domain.events import ChainHeadSigned
@@ -47,10 +46,7 @@ class JournalSigner:
 
     async def prepare(self) -> None:
         """Load (or create) the audit key and check it is the one the database knows."""
-        async with self._db.read_engine.connect() as conn:
-            recorded = await conn.scalar(
-                text("SELECT value FROM meta WHERE key = :k"), {"k": AUDIT_KEY}
-            )
+        recorded = await self._db.scalar("SELECT value FROM meta WHERE key = ?", (AUDIT_KEY,))
         path = key_path(self._db.path)
         if recorded is not None and not await asyncio.to_thread(path.exists):
             log.warning("%s is missing: the journal will not be signed", path)

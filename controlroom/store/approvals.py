@@ -7,9 +7,10 @@ ask for decisions through the command inbox.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import Sequence
-
-from sqlalchemy import text
+from typing import Any
 
 from controlroom.domain.approvals import Approval, ApprovalStatus
 from controlroom.store.database import Database
@@ -45,10 +46,7 @@ def update(approval: Approval) -> Statement:
 
 
 async def get(db: Database, approval_id: int) -> Approval | None:
-    async with db.read_engine.connect() as conn:
-        raw = await conn.scalar(
-            text("SELECT data FROM approvals WHERE id = :id"), {"id": approval_id}
-        )
+    raw = await db.scalar("SELECT data FROM approvals WHERE id = :id", {"id": approval_id})
     return None if raw is None else Approval.model_validate_json(str(raw))
 
 
@@ -68,57 +66,42 @@ async def listed(
         clauses.append("agent_id = :agent")
         params["agent"] = agent_id
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(text(f"SELECT data FROM approvals{where} ORDER BY id"), params)
-        ).all()
+    rows = await db.rows(f"SELECT data FROM approvals{where} ORDER BY id", params)
     return [Approval.model_validate_json(str(row[0])) for row in rows]
 
 
 async def overdue(db: Database, now_ms: int) -> list[Approval]:
     """Pending approvals whose deadline has passed."""
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT data FROM approvals WHERE status = 'pending'"
-                    " AND expires_ms IS NOT NULL AND expires_ms <= :now ORDER BY id"
-                ),
-                {"now": now_ms},
-            )
-        ).all()
+    rows = await db.rows(
+        "SELECT data FROM approvals WHERE status = 'pending'"
+        " AND expires_ms IS NOT NULL AND expires_ms <= :now ORDER BY id",
+        {"now": now_ms},
+    )
     return [Approval.model_validate_json(str(row[0])) for row in rows]
 
 
 async def next_deadline(db: Database) -> int | None:
     """The earliest deadline of a pending approval, if any."""
-    async with db.read_engine.connect() as conn:
-        value = await conn.scalar(
-            text("SELECT MIN(expires_ms) FROM approvals WHERE status = 'pending'")
-        )
+    value = await db.scalar("SELECT MIN(expires_ms) FROM approvals WHERE status = 'pending'")
     return None if value is None else int(value)
 
 
 async def highest_id(db: Database) -> int:
-    async with db.read_engine.connect() as conn:
-        value = await conn.scalar(text("SELECT MAX(id) FROM approvals"))
+    value = await db.scalar("SELECT MAX(id) FROM approvals")
     return int(value or 0)
 
 
 async def by_ids(db: Database, ids: Sequence[int]) -> list[Approval]:
     """The approvals among `ids` that exist, in id order."""
-    found: list[Approval] = []
-    async with db.read_engine.connect() as conn:
-        for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
-            chunk = list(ids[start : start + 500])
-            names = [f":i{n}" for n in range(len(chunk))]
-            rows = (
-                await conn.execute(
-                    text(
-                        f"SELECT data FROM approvals WHERE id IN ({', '.join(names)}) ORDER BY id"
-                    ),
-                    {f"i{n}": approval_id for n, approval_id in enumerate(chunk)},
-                )
-            ).all()
-            found.extend(Approval.model_validate_json(str(row[0])) for row in rows)
+    rows = await db.read(functools.partial(_data_by_ids, list(ids)))
+    found = [Approval.model_validate_json(str(row[0])) for row in rows]
     return sorted(found, key=lambda a: a.id)
+
+
+def _data_by_ids(ids: list[int], conn: sqlite3.Connection) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows += conn.execute(f"SELECT data FROM approvals WHERE id IN ({marks})", chunk).fetchall()
+    return rows

@@ -7,6 +7,10 @@ with it. Roll-ups (by task, agent definition, user) are made from these rows by
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+from typing import Any
+
 from sqlalchemy import text
 
 from controlroom.domain.costs import AgentSpend
@@ -59,28 +63,26 @@ async def spent_since(db: Database, since_ms: int) -> list[tuple[str, int, float
     Event ids grow with time, so the first event of the period is found by bisecting ids
     (a few point reads) rather than by scanning a journal of millions of rows.
     """
-    async with db.read_engine.connect() as conn:
-        low = 1
-        high = int(await conn.scalar(text("SELECT COALESCE(MAX(id), 0) FROM events")) or 0) + 1
-        while low < high:  # the first id whose ts_ms >= since_ms (high if none)
-            middle = (low + high) // 2
-            ts = await conn.scalar(
-                text("SELECT ts_ms FROM events WHERE id >= :id ORDER BY id LIMIT 1"),
-                {"id": middle},
-            )
-            if ts is None or int(ts) >= since_ms:
-                high = middle
-            else:
-                low = middle + 1
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT a.user, e.ts_ms, json_extract(e.data, '$.usage.cost_usd')"
-                    " FROM events e JOIN agents a ON a.id = e.agent_id"
-                    " WHERE e.id >= :first AND e.kind = 'model_turn'"
-                    " AND json_type(e.data, '$.usage.cost_usd') IN ('real', 'integer')"
-                ),
-                {"first": low},
-            )
-        ).all()
+    rows = await db.read(functools.partial(_priced_turns_since, since_ms))
     return [(str(r[0]), int(r[1]), float(r[2])) for r in rows]
+
+
+def _priced_turns_since(since_ms: int, conn: sqlite3.Connection) -> list[Any]:
+    low = 1
+    high = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]) + 1
+    while low < high:  # the first id whose ts_ms >= since_ms (high if none)
+        middle = (low + high) // 2
+        row = conn.execute(
+            "SELECT ts_ms FROM events WHERE id >= ? ORDER BY id LIMIT 1", (middle,)
+        ).fetchone()
+        if row is None or int(row[0]) >= since_ms:
+            high = middle
+        else:
+            low = middle + 1
+    return conn.execute(
+        "SELECT a.user, e.ts_ms, json_extract(e.data, '$.usage.cost_usd')"
+        " FROM events e JOIN agents a ON a.id = e.agent_id"
+        " WHERE e.id >= ? AND e.kind = 'model_turn'"
+        " AND json_type(e.data, '$.usage.cost_usd') IN ('real', 'integer')",
+        (low,),
+    ).fetchall()

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from controlroom.errors import DatabaseRefused
+from controlroom.store.loop_reads import LoopReads, Params, Read, T
 from controlroom.store.migrations import APPLICATION, CURRENT_VERSION, migrate
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -39,9 +40,29 @@ class Database:
     write_engine: AsyncEngine
     read_engine: AsyncEngine
     synchronous: Synchronous
+    # Small reads on the loop's thread (store/loop_reads.py); the read engine is for large ones.
+    quick: LoopReads
+
+    async def read(self, read: Read[T]) -> T:
+        """`read(connection)` as one read transaction, on the loop's thread if it can be."""
+        return await self.quick.run(read)
+
+    async def rows(self, sql: str, params: Params = ()) -> list[Any]:
+        """Every row of a small read (`:name` or `?` parameters, as sqlite3 takes them)."""
+        return await self.quick.run(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def first(self, sql: str, params: Params = ()) -> Any:
+        """The first row of a small read, or None."""
+        return await self.quick.run(lambda conn: conn.execute(sql, params).fetchone())
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row of a small read, or None."""
+        row = await self.first(sql, params)
+        return None if row is None else row[0]
 
     async def close(self) -> None:
-        """Dispose both engines (closing their connections)."""
+        """Close the loop's reads and dispose both engines (closing their connections)."""
+        self.quick.close()
         await self.write_engine.dispose()
         await self.read_engine.dispose()
 
@@ -75,7 +96,9 @@ async def open_database(
         await write_engine.dispose()
         await read_engine.dispose()
         raise DatabaseRefused(f"{db_path}: cannot migrate: {exc.orig}") from exc
-    return Database(db_path, write_engine, read_engine, synchronous)
+    return Database(
+        db_path, write_engine, read_engine, synchronous, LoopReads(db_path, BUSY_TIMEOUT_MS)
+    )
 
 
 async def _create(path: Path, synchronous: Synchronous) -> None:

@@ -53,15 +53,9 @@ def owner_is_live(current: LeaseOwner, host: str, now_ms: int) -> bool:
 
 async def read_lease(db: Database) -> LeaseOwner | None:
     """The recorded owner, live or not."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT owner, pid, host, started_ms, heartbeat_ms, wake_signal FROM lease"
-                    " WHERE id = 1"
-                )
-            )
-        ).first()
+    row = await db.first(
+        "SELECT owner, pid, host, started_ms, heartbeat_ms, wake_signal FROM lease WHERE id = 1"
+    )
     if row is None:
         return None
     return LeaseOwner(str(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5]))

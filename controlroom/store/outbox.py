@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from controlroom.domain.approvals import Notification
 from controlroom.store.database import Database
 from controlroom.store.writer import Statement
@@ -43,16 +41,11 @@ def mark(notification_id: int, status: str, attempts: int, detail: str, now_ms: 
 
 async def pending(db: Database, limit: int = 100) -> list[Outgoing]:
     """Undelivered notifications, oldest first."""
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, route, notification FROM notifications WHERE status = 'pending'"
-                    " ORDER BY id LIMIT :limit"
-                ),
-                {"limit": limit},
-            )
-        ).all()
+    rows = await db.rows(
+        "SELECT id, route, notification FROM notifications WHERE status = 'pending'"
+        " ORDER BY id LIMIT :limit",
+        {"limit": limit},
+    )
     return [
         Outgoing(int(row[0]), str(row[1]), Notification.model_validate_json(str(row[2])))
         for row in rows

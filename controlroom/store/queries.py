@@ -1,10 +1,12 @@
-"""Read queries. Each opens a short read transaction on the read engine and returns domain
+"""Read queries. Each is one short read transaction (store/loop_reads.py) returning domain
 models, so a reader never blocks the writer (WAL) and rows never leave the store.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,54 +91,21 @@ async def list_agents(db: Database, statuses: Sequence[AgentStatus] = ()) -> lis
         sql += f" WHERE a.status IN ({', '.join(names)})"
         params = {f"s{i}": status.value for i, status in enumerate(statuses)}
     sql += " ORDER BY a.seq"
-    async with db.read_engine.connect() as conn:
-        rows = (await conn.execute(text(sql), params)).all()
-    return [agent_record(row) for row in rows]
+    return [agent_record(row) for row in await db.rows(sql, params)]
 
 
 async def get_agent(db: Database, agent_id: str) -> AgentRecord | None:
     """One agent by id."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
-            )
-        ).first()
+    row = await db.first(f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id", {"id": agent_id})
     return None if row is None else agent_record(row)
 
 
 async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     """The agent's checkpoint (state + all message deltas) and its unfinished step's events."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id"), {"id": agent_id}
-            )
-        ).first()
-        if row is None:
-            return None
-        # Every delta's messages, but only the latest state: a state is written whole with
-        # each row, and a team's (its plan and results) can be large.
-        deltas = (
-            await conn.execute(
-                text(
-                    "SELECT step, messages, CASE WHEN event_id = MAX(event_id) OVER ()"
-                    " THEN state END FROM checkpoints WHERE agent_id = :id ORDER BY event_id"
-                ),
-                {"id": agent_id},
-            )
-        ).all()
-        done_step = int(deltas[-1][0]) if deltas else 0
-        # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
-        tail_rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, ts_ms, agent_id, identity, kind, step, data FROM events"
-                    " WHERE agent_id = :id AND step > :done ORDER BY id"
-                ),
-                {"id": agent_id, "done": done_step},
-            )
-        ).all()
+    read = await db.read(functools.partial(_agent_rows, agent_id))
+    if read is None:
+        return None
+    row, deltas, tail_rows = read
     state: AgentState | None = None
     messages: list[Message] = []
     if deltas:
@@ -147,20 +116,39 @@ async def load_agent(db: Database, agent_id: str) -> StoredAgent | None:
     return StoredAgent(agent_record(row), state, messages, tail)
 
 
+def _agent_rows(agent_id: str, conn: sqlite3.Connection) -> tuple[Any, list[Any], list[Any]] | None:
+    """An agent's row, checkpoint deltas and journal tail, read in one snapshot."""
+    row = conn.execute(
+        f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = :id", {"id": agent_id}
+    ).fetchone()
+    if row is None:
+        return None
+    # Every delta's messages, but only the latest state: a state is written whole with
+    # each row, and a team's (its plan and results) can be large.
+    deltas = conn.execute(
+        "SELECT step, messages, CASE WHEN event_id = MAX(event_id) OVER ()"
+        " THEN state END FROM checkpoints WHERE agent_id = :id ORDER BY event_id",
+        {"id": agent_id},
+    ).fetchall()
+    done_step = int(deltas[-1][0]) if deltas else 0
+    # The unfinished step's events, even those before a mid-step checkpoint (in doubt).
+    tail_rows = conn.execute(
+        "SELECT id, ts_ms, agent_id, identity, kind, step, data FROM events"
+        " WHERE agent_id = :id AND step > :done ORDER BY id",
+        {"id": agent_id, "done": done_step},
+    ).fetchall()
+    return row, deltas, tail_rows
+
+
 async def load_team(db: Database, agent_id: str) -> StoredAgent | None:
     """A team's row and latest checkpoint state in one read: its coordinator needs neither
     messages (it has none) nor a journal tail (each decision is one commit)."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    f"SELECT {AGENT_COLUMNS}, (SELECT c.state FROM checkpoints c"
-                    " WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
-                    " FROM agents a WHERE a.id = :id"
-                ),
-                {"id": agent_id},
-            )
-        ).first()
+    row = await db.first(
+        f"SELECT {AGENT_COLUMNS}, (SELECT c.state FROM checkpoints c"
+        " WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
+        " FROM agents a WHERE a.id = :id",
+        {"id": agent_id},
+    )
     if row is None:
         return None
     state = None if row[-1] is None else AgentState.from_json(str(row[-1]))
@@ -181,15 +169,10 @@ def journal_entry(row: Any) -> JournalEntry:
 
 async def pending_commands(db: Database) -> list[StoredCommand]:
     """Operator commands not yet applied, oldest first."""
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, ts_ms, command, target, operator, payload FROM commands"
-                    " WHERE status = 'pending' ORDER BY id"
-                )
-            )
-        ).all()
+    rows = await db.rows(
+        "SELECT id, ts_ms, command, target, operator, payload FROM commands"
+        " WHERE status = 'pending' ORDER BY id"
+    )
     return [
         StoredCommand(
             int(r[0]),
@@ -205,12 +188,7 @@ async def pending_commands(db: Database) -> list[StoredCommand]:
 
 async def command_outcome(db: Database, command_id: int) -> tuple[str, str | None]:
     """(status, outcome) of a command."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT status, outcome FROM commands WHERE id = :id"), {"id": command_id}
-            )
-        ).first()
+    row = await db.first("SELECT status, outcome FROM commands WHERE id = :id", {"id": command_id})
     if row is None:
         return ("missing", None)
     return (str(row[0]), row[1])
@@ -218,8 +196,7 @@ async def command_outcome(db: Database, command_id: int) -> tuple[str, str | Non
 
 async def novelty_seen(db: Database) -> list[tuple[str, str, str]]:
     """(agent, kind, value) of every tool and destination each agent definition has used."""
-    async with db.read_engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT agent, kind, value FROM novelty"))).all()
+    rows = await db.rows("SELECT agent, kind, value FROM novelty")
     return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
@@ -233,16 +210,11 @@ async def resources(
 ) -> list[Resource]:
     """Resources an agent created, newest first (by default also those compensated)."""
     where = "" if include_compensated else " AND status != 'compensated'"
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, agent_id, tool, kind, resource_id, data, key, status, created_ms"
-                    f" FROM resources WHERE agent_id = :id{where} ORDER BY id DESC"
-                ),
-                {"id": agent_id},
-            )
-        ).all()
+    rows = await db.rows(
+        "SELECT id, agent_id, tool, kind, resource_id, data, key, status, created_ms"
+        f" FROM resources WHERE agent_id = :id{where} ORDER BY id DESC",
+        {"id": agent_id},
+    )
     return [
         Resource.model_validate(
             {

@@ -10,8 +10,6 @@ was missed costs nothing but a row.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
-
 from controlroom.domain.models import AgentStatus
 from controlroom.store.database import Database
 from controlroom.store.writer import Statement
@@ -20,10 +18,11 @@ from controlroom.store.writer import Statement
 _TAKE = "INSERT OR REPLACE INTO resource_leases (resource, agent_id, since_ms) VALUES (?, ?, ?)"
 _RELEASE_ALL = "DELETE FROM resource_leases WHERE agent_id = ?"
 _ENDED = tuple(status.value for status in AgentStatus if status.is_terminal)
-_HELD = text(
+_ENDED_MARKS = ", ".join("?" * len(_ENDED))
+_HELD = (
     "SELECT l.resource, l.agent_id FROM resource_leases l JOIN agents a ON a.id = l.agent_id"
-    " WHERE a.status NOT IN :ended"
-).bindparams(bindparam("ended", expanding=True))
+    f" WHERE a.status NOT IN ({_ENDED_MARKS})"
+)
 
 
 def take(resource: str, agent_id: str, now_ms: int) -> Statement:
@@ -39,15 +38,11 @@ def released(agent_id: str, status: AgentStatus) -> list[Statement]:
 
 async def held(db: Database) -> dict[str, str]:
     """Every resource whose lease a live agent holds, with that agent's id."""
-    async with db.read_engine.connect() as conn:
-        rows = await conn.execute(_HELD, {"ended": list(_ENDED)})
+    rows = await db.rows(_HELD, _ENDED)
     return {str(resource): str(agent_id) for resource, agent_id in rows}
 
 
 async def holder_status(db: Database, agent_id: str) -> AgentStatus | None:
     """The status of a lease's holder, or None if no such agent exists."""
-    async with db.read_engine.connect() as conn:
-        value = await conn.scalar(
-            text("SELECT status FROM agents WHERE id = :id"), {"id": agent_id}
-        )
+    value = await db.scalar("SELECT status FROM agents WHERE id = :id", {"id": agent_id})
     return None if value is None else AgentStatus(value)

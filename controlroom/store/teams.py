@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
-
 from controlroom.domain.models import AgentStatus
 from controlroom.store.database import Database
 from controlroom.store.writer import Statement
@@ -59,55 +57,40 @@ async def member_rows(
     if not member_ids:
         return {}
     names = [f":m{n}" for n in range(len(member_ids))]
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT a.id, a.status, a.result, a.error,"
-                    " (SELECT json_extract(c.state, '$.tainted_by') FROM checkpoints c"
-                    "  WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
-                    f" FROM agents a WHERE a.id IN ({', '.join(names)})"
-                ),
-                {f"m{n}": member for n, member in enumerate(member_ids)},
-            )
-        ).all()
+    rows = await db.rows(
+        "SELECT a.id, a.status, a.result, a.error,"
+        " (SELECT json_extract(c.state, '$.tainted_by') FROM checkpoints c"
+        "  WHERE c.agent_id = a.id ORDER BY c.event_id DESC LIMIT 1)"
+        f" FROM agents a WHERE a.id IN ({', '.join(names)})",
+        {f"m{n}": member for n, member in enumerate(member_ids)},
+    )
     return {str(r[0]): (AgentStatus(r[1]), r[2], r[3], r[4]) for r in rows}
 
 
 async def descendants(db: Database, agent_id: str) -> list[str]:
     """Every agent under `agent_id` (children, their children...), parents before children."""
-    async with db.read_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "WITH RECURSIVE tree(id, depth) AS ("
-                    " SELECT id, 1 FROM agents WHERE parent_id = :root"
-                    " UNION ALL"
-                    " SELECT a.id, tree.depth + 1 FROM agents a JOIN tree ON a.parent_id = tree.id)"
-                    " SELECT id FROM tree ORDER BY depth, id"
-                ),
-                {"root": agent_id},
-            )
-        ).all()
+    rows = await db.rows(
+        "WITH RECURSIVE tree(id, depth) AS ("
+        " SELECT id, 1 FROM agents WHERE parent_id = :root"
+        " UNION ALL"
+        " SELECT a.id, tree.depth + 1 FROM agents a JOIN tree ON a.parent_id = tree.id)"
+        " SELECT id FROM tree ORDER BY depth, id",
+        {"root": agent_id},
+    )
     return [str(r[0]) for r in rows]
 
 
 async def task_root(db: Database, agent_id: str) -> tuple[str, float | None, str]:
     """The task an agent works for: its topmost ancestor's id, budget and definition."""
-    async with db.read_engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "WITH RECURSIVE up(id, parent_id, budget_usd, agent, depth) AS ("
-                    " SELECT id, parent_id, budget_usd, agent, 0 FROM agents WHERE id = :id"
-                    " UNION ALL"
-                    " SELECT a.id, a.parent_id, a.budget_usd, a.agent, up.depth + 1"
-                    " FROM agents a JOIN up ON a.id = up.parent_id WHERE up.depth < 64)"
-                    " SELECT id, budget_usd, agent FROM up ORDER BY depth DESC LIMIT 1"
-                ),
-                {"id": agent_id},
-            )
-        ).first()
+    row = await db.first(
+        "WITH RECURSIVE up(id, parent_id, budget_usd, agent, depth) AS ("
+        " SELECT id, parent_id, budget_usd, agent, 0 FROM agents WHERE id = :id"
+        " UNION ALL"
+        " SELECT a.id, a.parent_id, a.budget_usd, a.agent, up.depth + 1"
+        " FROM agents a JOIN up ON a.id = up.parent_id WHERE up.depth < 64)"
+        " SELECT id, budget_usd, agent FROM up ORDER BY depth DESC LIMIT 1",
+        {"id": agent_id},
+    )
     if row is None:
         return agent_id, None, ""
     return str(row[0]), row[1], str(row[2])
@@ -116,17 +99,14 @@ async def task_root(db: Database, agent_id: str) -> tuple[str, float | None, str
 async def tree_spend(db: Database, root_id: str) -> float:
     """What the task's agents (the root and everything under it) have spent, by their
     latest checkpoints."""
-    async with db.read_engine.connect() as conn:
-        spent = await conn.scalar(
-            text(
-                "WITH RECURSIVE tree(id) AS ("
-                " SELECT :root UNION ALL"
-                " SELECT a.id FROM agents a JOIN tree ON a.parent_id = tree.id)"
-                " SELECT TOTAL((SELECT json_extract(c.state, '$.cost_usd') FROM checkpoints c"
-                "  WHERE c.agent_id = tree.id ORDER BY c.event_id DESC LIMIT 1)) FROM tree"
-            ),
-            {"root": root_id},
-        )
+    spent = await db.scalar(
+        "WITH RECURSIVE tree(id) AS ("
+        " SELECT :root UNION ALL"
+        " SELECT a.id FROM agents a JOIN tree ON a.parent_id = tree.id)"
+        " SELECT TOTAL((SELECT json_extract(c.state, '$.cost_usd') FROM checkpoints c"
+        "  WHERE c.agent_id = tree.id ORDER BY c.event_id DESC LIMIT 1)) FROM tree",
+        {"root": root_id},
+    )
     return float(spent or 0)
 
 
