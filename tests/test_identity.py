@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from controlroom.clock import FakeClock
-from controlroom.governance.callproof import RecentCallIds, call_message, call_proof
+from controlroom.governance.callproof import CallMac, RecentCallIds, call_message, call_proof
 from controlroom.governance.identity import (
     AUDIENCE,
     Credential,
@@ -368,6 +368,27 @@ def test_fields_cannot_be_shifted_between_each_other() -> None:
     """Length prefixes: moving characters from one field to the next changes the message."""
     assert call_message("a", "r", "t|x", "h", "c") != call_message("a", "r", "t", "x|h", "c")
     assert call_message("a", "r", "t", "", "c") != call_message("a", "r", "", "t", "c")
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "run", "tool", "args_hash", "call_id"),
+    [
+        (AGENT, RUN, "refund", ARGS, "call-1"),
+        ("", "", "", "", ""),
+        ("a|b", "r:1", "t\u00e9l\u00e9", "h" * 300, "s3c0"),
+        ("agent\ud800", RUN, "tool\udfff", ARGS, "\U0001f600"),  # lone surrogates
+    ],
+)
+def test_a_credentials_mac_proves_exactly_the_call_message(
+    agent_id: str, run: str, tool: str, args_hash: str, call_id: str
+) -> None:
+    """The per-credential MAC, which hashes the agent and run once, gives the proof of the
+    whole message: the runner's proofs and the authority's checks agree with `call_proof`."""
+    key = hashlib.sha256(b"key").digest()
+    expected = call_proof(key, call_message(agent_id, run, tool, args_hash, call_id))
+    mac = CallMac(key, agent_id, run)
+    assert mac.proof(tool, args_hash, call_id) == expected
+    assert mac.proof(tool, args_hash, call_id) == expected  # its state is left as it was
 
 
 # -- verification once per credential ---------------------------------------------------------

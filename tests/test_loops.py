@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from cr_support import Harness
 
 from controlroom import ScriptView, ToolContext, Turn, agent, tool
@@ -33,6 +35,37 @@ def test_detect_finds_repeats_and_cycles() -> None:
     assert detect(_history("abc" * (HISTORY // 3)), LIMITS)[:3] == (8, 3, "stop")
     # Signatures are compared whole: histories that agree only in part are no loop.
     assert detect("aaaaab" + "aaaaac" + "aaaaab", LIMITS).level == "none"
+
+
+def _reference(history: str, limits: LoopLimits) -> tuple[int, int, str, int]:
+    """`detect` by brute force: for each period, the longest suffix of calls that each
+    equal the call that period before, graded by `limits`."""
+    calls = [history[at : at + SIGNATURE_CHARS] for at in range(0, len(history), SIGNATURE_CHARS)]
+    best = (1, 1, 1)  # repeats, period, length
+    for period in range(1, 4):
+        length = period if len(calls) > period else 1
+        while length < len(calls) and calls[-length - 1] == calls[-length - 1 + period]:
+            length += 1
+        if len(calls) > period and length // period > best[0]:
+            best = (length // period, period, length)
+    repeats, period, length = best
+    thresholds = ((limits.stop_after, "stop"), (limits.approve_after, "approve"))
+    level = next((lvl for at, lvl in thresholds if repeats >= at), "none")
+    if level == "none" and repeats >= limits.warn_after:
+        level = "warn"
+    return repeats, period, level, length
+
+
+def test_detect_agrees_with_a_brute_force_reading() -> None:
+    """On random histories over a few calls (signatures that also occur out of step, so the
+    quick "no earlier repeat" search is tried on near misses), `detect` finds what checking
+    every period call by call does."""
+    rng = random.Random(3)
+    signatures = ["aaaaaa", "aaaaab", "baaaaa", "abcabc", "cabcab"]
+    for _ in range(20_000):
+        calls = [rng.choice(signatures[: rng.randint(1, 5)]) for _ in range(rng.randint(0, 24))]
+        history = "".join(calls)
+        assert tuple(detect(history, LIMITS)) == _reference(history, LIMITS), calls
 
 
 SENT: list[int] = []

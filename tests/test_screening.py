@@ -25,7 +25,7 @@ from cr_support import Cli, assert_clean_error
 import controlroom.governance.normalize as normalizing
 from controlroom.cli import main
 from controlroom.governance import screening
-from controlroom.governance.normalize import Normalized, normalize, plain_view
+from controlroom.governance.normalize import Normalized, normalize, plain_view, words
 from controlroom.governance.screening import Level, matching_rules, screen
 from controlroom.governance.screening_bench import LabelledText, measure, report_table
 
@@ -114,6 +114,21 @@ def test_index_never_changes_which_rules_match() -> None:
     the rules found through it are the rules found by trying all of them."""
     for row in _dev_rows():
         for view in normalize(row.text).views:
+            assert matching_rules(view) == matching_rules(view, gated=False), (
+                view.origin,
+                view.text[:80],
+            )
+
+
+def test_index_never_changes_which_rules_match_in_tool_results() -> None:
+    """The same on generated tool results (see below) and on JSON carrying each rule's
+    marks, which the index finds by a word they enclose or by their rarest character."""
+    marked = [
+        json.dumps({"note": f"see {mark} here", "id": 7}, ensure_ascii=False)
+        for mark, _ in screening._MARKS
+    ]
+    for text in _generated() + marked + [text.upper() for text in marked]:
+        for view in normalize(text).views:
             assert matching_rules(view) == matching_rules(view, gated=False), (
                 view.origin,
                 view.text[:80],
@@ -243,6 +258,16 @@ def test_numeric_gate_never_hides_a_digit_hint() -> None:
         digit_gate = normalizing._DIGIT_HINTS.search(folded) is not None
         if digit_gate or normalizing._ENCODED_HINT.search(text) is not None:
             assert normalizing._numeric(text, folded), text
+
+
+def test_ascii_words_come_out_of_the_class_table_as_out_of_the_separators() -> None:
+    """The byte table that gives an ASCII text's classes gives its words (every class but
+    the letters is whitespace): the same words the general separators give."""
+    rng = random.Random(9)
+    alphabet = "abcXYZ019@$+/_- ,:;\t\n\x0b\x0c\r\x1c\x1f.|\\\"'<>[]{}()#!?&%`~^*=\x00\x7f"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert words(text) == frozenset(text.translate(normalizing._SEPARATORS).split()), text
 
 
 def test_hex_stretches_find_every_hex_run() -> None:

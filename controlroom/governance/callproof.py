@@ -11,7 +11,6 @@ credential is still valid.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections import deque
 from typing import Protocol
 
@@ -30,8 +29,8 @@ def call_message(agent_id: str, run: str, tool: str, args_hash: str, call_id: st
     borrow the proof of tool "a" with arguments "b|..."). `surrogatepass` makes the
     encoding total and injective: a model can put lone surrogates in a JSON string.
     """
-    # One format and one encode (this runs twice per call): lengths count characters,
-    # which is as unambiguous as bytes because the encoding is injective.
+    # Lengths count characters, which is as unambiguous as bytes because the encoding is
+    # injective.
     text = (
         f"{len(agent_id)}:{agent_id}{len(run)}:{run}{len(tool)}:{tool}"
         f"{len(args_hash)}:{args_hash}{len(call_id)}:{call_id}"
@@ -46,12 +45,33 @@ def call_proof(mac_key: bytes, message: bytes) -> str:
     return hashlib.blake2b(message, key=mac_key, digest_size=32).hexdigest()
 
 
-def proof_matches(mac_key: bytes, message: bytes, proof: str) -> bool:
-    """Whether `proof` is the proof for `message`, compared in constant time.
+class CallMac:
+    """`call_proof` for every call of one credential, with the credential's part of the
+    message hashed once.
 
-    `compare_digest` rejects non-ASCII strings with TypeError, and no valid proof has any.
+    Every call's message begins with the same context, agent and run; BLAKE2b hashes a
+    message in order, so a copy of a state that has absorbed that beginning, given the rest,
+    ends in the very digest `call_proof(mac_key, call_message(...))` gives, without keying a
+    new hash and hashing the beginning again on every call.
     """
-    return proof.isascii() and hmac.compare_digest(call_proof(mac_key, message), proof)
+
+    __slots__ = ("_start",)
+
+    def __init__(self, mac_key: bytes, agent_id: str, run: str) -> None:
+        start = _CONTEXT + f"{len(agent_id)}:{agent_id}{len(run)}:{run}".encode(
+            "utf-8", "surrogatepass"
+        )
+        self._start = hashlib.blake2b(start, key=mac_key, digest_size=32)
+
+    def proof(self, tool: str, args_hash: str, call_id: str) -> str:
+        """The proof of the call `call_message(agent_id, run, tool, args_hash, call_id)`."""
+        mac = self._start.copy()
+        mac.update(
+            f"{len(tool)}:{tool}{len(args_hash)}:{args_hash}{len(call_id)}:{call_id}".encode(
+                "utf-8", "surrogatepass"
+            )
+        )
+        return mac.hexdigest()
 
 
 class SeenCallIds(Protocol):
@@ -85,7 +105,8 @@ class RecentCallIds:
 
     def claim(self, call_id: str) -> bool:
         now = self._clock.now_ms()
-        self._forget_until(now)
+        if self._forget_at and self._forget_at[0][0] <= now:
+            self._forget_until(now)
         if call_id in self._ids:
             return False
         self._ids.add(call_id)

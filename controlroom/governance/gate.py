@@ -11,7 +11,8 @@ budget) needs the agent's running state and is applied by the runner after this 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +22,9 @@ from controlroom.governance import outbound
 from controlroom.governance.identity import CredentialAuthority, CredentialRefused
 from controlroom.governance.policy import AgentPolicy, Tier
 from controlroom.governance.policy_loader import PolicySet
+
+if TYPE_CHECKING:  # the module itself is imported on first use (see `Gate.screen`)
+    from controlroom.governance.screening import Level, Screening
 
 Refusal = Literal["denied", "invalid", "needs_approval"]
 
@@ -58,6 +62,7 @@ class Gate:
     ) -> None:
         self._policies = policies or PolicySet()
         self._authority = authority
+        self._screener: Callable[[str, Level], Screening] | None = None
 
     @property
     def policies(self) -> PolicySet:
@@ -83,10 +88,24 @@ class Gate:
 
         The call's proof of identity first, then everything `review` checks.
         """
-        if self._authority is not None:
-            refused = self._unproven(call, proof)
-            if refused is not None:
-                return Verdict(False, refused, refusal="denied")
+        authority = self._authority
+        if authority is not None:
+            if proof is None:
+                why = "no credential: every call must carry its agent's credential"
+                return Verdict(False, why, refusal="denied")
+            try:
+                authority.check_call(
+                    proof.token,
+                    proof.proof,
+                    agent_id=proof.agent_id,
+                    run=proof.run,
+                    call_id=call.id,
+                    tool=call.name,
+                    args_hash=proof.args_hash,
+                )
+            except CredentialRefused as refused:
+                why = f"credential refused ({refused.reason}): {refused.message}"
+                return Verdict(False, why, refusal="denied")
         return self.review(agent, call, tainted_by, approved=approved)
 
     def review(
@@ -167,24 +186,18 @@ class Gate:
             return Verdict(False, reason, refusal="invalid", tool=tool)
         return Verdict(True, "allowed", tool=tool, arguments=arguments)
 
-    def _unproven(self, call: ToolCall, proof: CallProof | None) -> str | None:
-        """Why the call's identity is refused, if it is."""
-        assert self._authority is not None
-        if proof is None:
-            return "no credential: every call must carry its agent's credential"
-        try:
-            self._authority.check_call(
-                proof.token,
-                proof.proof,
-                agent_id=proof.agent_id,
-                run=proof.run,
-                call_id=call.id,
-                tool=call.name,
-                args_hash=proof.args_hash,
-            )
-        except CredentialRefused as refused:
-            return f"credential refused ({refused.reason}): {refused.message}"
-        return None
+    def screen(self, result: str, level: Level) -> Screening:
+        """Injection screening's verdict on a tool result (governance/screening.py).
+
+        The screening module is imported on first use: compiling its rules costs every CLI
+        command a tenth of a second, and most never screen anything. The function is kept,
+        so later results cost no import statement (a couple of microseconds each)."""
+        screener = self._screener
+        if screener is None:
+            from controlroom.governance.screening import screen_or_hold
+
+            self._screener = screener = screen_or_hold
+        return screener(result, level)
 
 
 def _tier_rule(policy: AgentPolicy, tool: str, arguments: dict[str, Any], tier: Tier) -> str:

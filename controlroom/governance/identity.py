@@ -28,13 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from controlroom.clock import Clock
-from controlroom.governance.callproof import (
-    RecentCallIds,
-    SeenCallIds,
-    call_message,
-    call_proof,
-    proof_matches,
-)
+from controlroom.governance.callproof import CallMac, RecentCallIds, SeenCallIds
 from controlroom.ids import TokenFactory, random_token
 
 AUDIENCE = "controlroom-gate"
@@ -68,7 +62,8 @@ class CredentialRefused(Exception):
 class Credential:
     """A token and what it proves; the runner holds it, the authority caches it verified.
 
-    The token and MAC key stay out of `repr` so a credential logged by mistake leaks nothing.
+    The token and MAC key stay out of `repr` so a credential logged by mistake leaks nothing;
+    `mac` proves calls with the key (derived from it, so neither compared nor shown).
     """
 
     token: str = field(repr=False)
@@ -77,12 +72,15 @@ class Credential:
     jti: str
     expires_ms: int
     mac_key: bytes = field(repr=False)
+    mac: CallMac = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mac", CallMac(self.mac_key, self.agent_id, self.run))
 
 
 def bind(credential: Credential, *, call_id: str, tool: str, args_hash: str) -> str:
     """The proof a runner sends with a call, binding it to `credential` (see callproof.py)."""
-    message = call_message(credential.agent_id, credential.run, tool, args_hash, call_id)
-    return call_proof(credential.mac_key, message)
+    return credential.mac.proof(tool, args_hash, call_id)
 
 
 class CredentialAuthority:
@@ -185,8 +183,14 @@ class CredentialAuthority:
         the id of the genuine call it may be imitating.
         """
         credential = self.verify(token, agent_id)
-        message = call_message(agent_id, run, tool, args_hash, call_id)
-        if credential.run != run or not proof_matches(credential.mac_key, message, proof):
+        # `verify` found the credential `agent_id`'s and its run is `run`: its `mac` proves
+        # exactly this agent's and run's calls. `compare_digest` rejects non-ASCII strings
+        # with TypeError, and no valid proof has any.
+        if (
+            credential.run != run
+            or not proof.isascii()
+            or not hmac.compare_digest(credential.mac.proof(tool, args_hash, call_id), proof)
+        ):
             raise CredentialRefused(
                 "call-mismatch", "the proof does not match this agent, run, tool, arguments and id"
             )

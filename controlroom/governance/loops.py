@@ -63,12 +63,17 @@ def detect(history: str, limits: LoopLimits) -> Loop:
     place in the string: this runs for every proposed call.
     """
     w = SIGNATURE_CHARS
+    last = history[-w:]
+    if last not in history[:-w]:
+        # Most calls repeat none before them, which one search says: then each period's
+        # loop is the last call alone (a block equal to it would be found), which no
+        # threshold grades (they are all at least 2).
+        return _NO_LOOP
     n = len(history) // w
     best = _NO_LOOP
-    last = history[-w:]
     for period in range(1, min(MAX_PERIOD, n - 1) + 1):
-        # Most calls repeat nothing: unless the last call equals the one `period` before,
-        # this period's loop is the last call alone, and the scan is skipped.
+        # Unless the last call equals the one `period` before, this period's loop is the
+        # last call alone, and the scan is skipped.
         if history[(n - period - 1) * w : (n - period) * w] != last:
             continue
         length = period

@@ -151,28 +151,31 @@ _ENCODED_HINT = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]{3}")
 
 
-# An ASCII text in character classes, one byte each: "a" a letter, "d" a digit or a leetspeak
-# symbol (@ $), "b" the rest of the base64 alphabet, "s" whitespace or a separator of spaced
-# hex, "." anything else. Each branch of `_NUMERIC_HINT` is the class image of a branch of
-# `_DIGIT_HINTS` (leetspeak, spaced hex, binary) or of `_ENCODED_HINT`, so where it finds
-# nothing neither of them can match. It begins with a literal ("d"), which the regex engine
-# finds as fast as str.find, so one pass over the classes replaces two over the text for the
-# usual result whose digits are few and stand apart from letters.
+# An ASCII text in character classes, one byte each: a letter stays itself, a digit or a
+# leetspeak symbol (@ $) becomes a tab, the rest of the base64 alphabet a newline, whitespace
+# or a separator of spaced hex a vertical tab, anything else a form feed. Each branch of
+# `_NUMERIC_HINT` is the class image of a branch of `_DIGIT_HINTS` (leetspeak, spaced hex,
+# binary) or of `_ENCODED_HINT`, so where it finds nothing neither of them can match. It
+# begins with a literal (the tab), which the regex engine finds as fast as str.find, so one
+# pass over the classes replaces two over the text for the usual result whose digits are few
+# and stand apart from letters. Every class but the letters is whitespace, so the same bytes,
+# split, are the text's words: one translation serves the digit gate and `words`.
 def _character_class(char: str) -> str:
     if char.isalpha():
-        return "a"
+        return char
     if char in "0123456789@$":
-        return "d"
+        return "\t"
     if char in "+/_-":
-        return "b"
+        return "\n"
     if char.isspace() or char in ",:;":
-        return "s"
-    return "."
+        return "\v"
+    return "\f"
 
 
-_CLASSES = "".join(map(_character_class, map(chr, range(128)))).encode() + b"." * 128
+_CLASSES = "".join(map(_character_class, map(chr, range(128)))).encode() + b"\f" * 128
 _NUMERIC_HINT = re.compile(
-    rb"d(?:a|[ad]s{1,2}d[ad]s{1,2}d|d{7}s{0,2}d|(?<=[adb]{10})|(?=[adb]{9}))"
+    rb"\t(?:[A-Za-z]|[A-Za-z\t]\v{1,2}\t[A-Za-z\t]\v{1,2}\t|\t{7}\v{0,2}\t"
+    rb"|(?<=[A-Za-z\t\n]{10})|(?=[A-Za-z\t\n]{9}))"
 )
 
 _MORSE_CODES = (
@@ -193,15 +196,14 @@ _SEPARATORS = str.maketrans(
 _WHITESPACE = str.maketrans(dict.fromkeys(" \t\r\n\f\v", None))
 
 
-# The same separation for ASCII text, as a byte table: bytes.translate is several times
-# faster than str.translate with a dict, and most screened texts are ASCII.
-_ASCII_SEPARATORS = bytes(c if chr(c).isalpha() else 32 for c in range(256))
-
-
 def words(text: str) -> frozenset[str]:
-    """The word tokens of an already casefolded text (punctuation and digits separate them)."""
+    """The word tokens of an already casefolded text (punctuation and digits separate them).
+
+    An ASCII text goes through the byte table of `_CLASSES`, whose every class but the
+    letters is whitespace: bytes.translate is several times faster than str.translate with a
+    dict, and most screened texts are ASCII."""
     if text.isascii():
-        return frozenset(text.encode().translate(_ASCII_SEPARATORS).decode().split())
+        return frozenset(text.encode().translate(_CLASSES).decode().split())
     return frozenset(text.translate(_SEPARATORS).split())
 
 
@@ -223,15 +225,18 @@ def plain_view(text: str) -> View | None:
     if not text.isascii():
         return None
     folded = text.lower()  # what casefolding gives for ASCII
-    if _numeric(text, folded):  # first: it settles most texts that are not plain
+    # `_numeric` and `words` of an ASCII text from one translation (this runs on every tool
+    # result); the digit gate first: it settles most texts that are not plain
+    classes = folded.encode().translate(_CLASSES)
+    if _NUMERIC_HINT.search(classes) is not None:
         return None
-    main = View(folded, "", words(folded))
+    found = frozenset(classes.decode().split())
     if (
-        main.words.isdisjoint(_TURNED)
-        and not _hints(text, folded, main.words, numeric=False)
+        found.isdisjoint(_TURNED)
+        and not _hints(text, folded, found, numeric=False)
         and not _unescaped(text)
     ):
-        return main
+        return View(folded, "", found)
     return None
 
 
@@ -361,10 +366,13 @@ def _hints(text: str, folded: str, words: frozenset[str], numeric: bool) -> set[
         hints.add(match.lastgroup or "")
         if len(hints) == 3:
             break
-    if len(words & _LETTERS_ALONE) >= 4 and _SPACED_HINT.search(folded):
-        hints.add("spaced")
-    if text.count(" .") + text.count(" -") >= 4 and _MORSE_HINT.search(text):
-        hints.add("Morse code")
+    # Spaced letters and Morse code both need spaces: one memchr rules out what a set
+    # intersection and two substring counts would (a compact JSON result has none).
+    if " " in text:
+        if len(words & _LETTERS_ALONE) >= 4 and _SPACED_HINT.search(folded):
+            hints.add("spaced")
+        if text.count(" .") + text.count(" -") >= 4 and _MORSE_HINT.search(text):
+            hints.add("Morse code")
     # "0x" is a digit before a letter, so without `numeric` there is none to count
     if (numeric and folded.count("0x") >= 8) or ("\\" in folded and folded.count("\\x") >= 8):
         hints.add("hex")
@@ -436,6 +444,8 @@ def _unescaped(text: str) -> list[tuple[str, str]]:
         found.append(("HTML entities", html.unescape(text)))
     if "\\" in text and _BACKSLASH_ESCAPE.search(text):
         found.append(("backslash escapes", _BACKSLASH_ESCAPE.sub(_unbackslash, text)))
+    if not found:
+        return found  # most texts: no comprehension to run
     # An unknown entity ("&abc;") decodes to itself: it reveals nothing, and reading it again
     # would recurse without end.
     return [(name, decoded) for name, decoded in found if decoded != text]

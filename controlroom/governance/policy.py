@@ -290,5 +290,13 @@ DEFAULT_POLICY = AgentPolicy()
 def budget_in_force(*budgets: float | None) -> float | None:
     """The budget an agent is held to: the smallest of those set (the task's, the agent
     definition's, the policy's), or None when none is. The runner's budget breaker and the
-    control room's meters both use this, so the meter shows the line the breaker trips at."""
-    return min((b for b in budgets if b is not None), default=None)
+    control room's meters both use this, so the meter shows the line the breaker trips at.
+
+    A loop rather than `min` over a generator, which costs four times as much: the budget
+    breaker asks on every call and every turn. It keeps what `min` would (the first of the
+    smallest)."""
+    in_force = None
+    for budget in budgets:
+        if budget is not None and (in_force is None or budget < in_force):
+            in_force = budget
+    return in_force

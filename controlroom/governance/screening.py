@@ -100,7 +100,9 @@ def _quiet(view: View, chosen: Plan) -> bool:
     """Whether no rule of the view's plan matches it and it holds no comment: for a plain
     text's only view this means no evidence at all."""
     text = view.text
-    if _commented(text):
+    # a comment's opener, a character first (substring searches cost several times more)
+    opened = ("<" in text and "<!--" in text) or ("]" in text and "]: " in text)
+    if opened and next(_comments(text), None) is not None:
         return False
     for number, leads in chosen.items():
         rule = ALL_RULES[number]
@@ -228,32 +230,42 @@ Mark = tuple[str, int, frozenset[str]]
 
 def _by_rarest_character(
     marks: tuple[tuple[str, int], ...],
-) -> tuple[tuple[str, tuple[Mark, ...]], ...]:
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
     """Marks grouped by their rarest character, which is tested first (a one-character test
     is a memchr, several times cheaper than a substring search): most texts lack `<`, `[` or
-    `"` altogether, many lack "g" (which "ignore", "disregard" and "forget" share), and then
-    none of the marks holding it need a search. Each mark comes with the words it encloses
-    (see `_enclosed_words`)."""
-    grouped: dict[str, list[Mark]] = {}
+    `/` altogether, many lack "g" (which "ignore", "disregard" and "forget" share), and then
+    none of the marks holding it need a search."""
+    grouped: dict[str, list[tuple[str, int]]] = {}
     for mark, number in marks:
-        rarest = max(mark, key=_rarity)
-        grouped.setdefault(rarest, []).append((mark, number, _enclosed_words(mark)))
+        grouped.setdefault(max(mark, key=_rarity), []).append((mark, number))
     return tuple((rarest, tuple(group)) for rarest, group in grouped.items())
 
 
-# Lower-case letters from the most to the least common in English; any other character is
-# rarer than a letter in the texts screened.
-_LETTER_FREQUENCY = "etaoinshrdlcumwfgypbvkjxqz"
+def _by_enclosed_word(marks: tuple[tuple[str, int], ...]) -> dict[str, tuple[Mark, ...]]:
+    """Marks that enclose words (see `_enclosed_words`), by the least common of them, each
+    with all it encloses: a view without that word cannot hold the mark, so one set
+    intersection rules out every such mark (JSON is full of `"`, but seldom of `"role"`)."""
+    indexed: dict[str, list[Mark]] = {}
+    for mark, number in marks:
+        enclosed = _enclosed_words(mark)
+        index = min(enclosed, key=lambda word: (word in _COMMON, -len(word), word))
+        indexed.setdefault(index, []).append((mark, number, enclosed))
+    return {word: tuple(group) for word, group in indexed.items()}
+
+
+# Characters from the most to the least common in the texts screened: the quotes and colons
+# of JSON (most tool results are JSON), then lower-case letters as in English; any other
+# character is rarer.
+_FREQUENCY = '":etaoinshrdlcumwfgypbvkjxqz'
 
 
 def _rarity(char: str) -> int:
-    return _LETTER_FREQUENCY.find(char) if char in _LETTER_FREQUENCY else len(_LETTER_FREQUENCY)
+    return _FREQUENCY.find(char) if char in _FREQUENCY else len(_FREQUENCY)
 
 
 def _enclosed_words(mark: str) -> frozenset[str]:
     """The words a mark holds between two of its separators ("role" in `"role"`): a view
-    containing the mark has them among its words, so a set lookup rules most marks out before
-    a substring search would (JSON is full of `"`, but seldom of `"role"`)."""
+    containing the mark has them among its words."""
     separators = [at for at, char in enumerate(mark) if not words(char)]
     if len(separators) < 2:
         return frozenset()
@@ -262,8 +274,11 @@ def _enclosed_words(mark: str) -> frozenset[str]:
 
 _BY_ANCHOR, _MARKS = _index()
 _ANCHORS = frozenset(_BY_ANCHOR)
-_ASCII_MARKS = _by_rarest_character(tuple(m for m in _MARKS if m[0].isascii()))
-_ALL_MARKS = _by_rarest_character(_MARKS)
+_BARE_MARKS = tuple(m for m in _MARKS if not _enclosed_words(m[0]))
+_ASCII_MARKS = _by_rarest_character(tuple(m for m in _BARE_MARKS if m[0].isascii()))
+_ALL_MARKS = _by_rarest_character(_BARE_MARKS)
+_BY_MARK_WORD = _by_enclosed_word(tuple(m for m in _MARKS if _enclosed_words(m[0])))
+_MARK_WORDS = frozenset(_BY_MARK_WORD)
 
 Plan = dict[int, frozenset[str] | None]
 
@@ -283,10 +298,14 @@ def plan(view: View) -> Plan:
                 rule = ALL_RULES[number]
                 chosen[number] = None if rule.search else rule.groups[0] & words
     text = view.text
+    for word in words & _MARK_WORDS:
+        for mark, number, enclosed in _BY_MARK_WORD[word]:
+            if number not in chosen and enclosed <= words and mark in text:
+                chosen[number] = None
     for rarest, marks in _ASCII_MARKS if text.isascii() else _ALL_MARKS:
         if rarest in text:
-            for mark, number, enclosed in marks:
-                if number not in chosen and enclosed <= words and mark in text:
+            for mark, number in marks:
+                if number not in chosen and mark in text:
                     chosen[number] = None
     return chosen
 
@@ -479,13 +498,6 @@ def _comments(text: str) -> Iterator[tuple[int, int]]:
             yield start, end
             found += 1
             start = text.find(marker, end)
-
-
-def _commented(text: str) -> bool:
-    """Whether the text holds a comment (tested a character first: substring searches cost
-    several times more than a memchr)."""
-    openers = ("<" in text and "<!--" in text) or ("]" in text and "]: " in text)
-    return openers and next(_comments(text), None) is not None
 
 
 def _screen_comments(view: View, evidence: _Evidence, spans: dict[str, tuple[int, int]]) -> None:

@@ -100,7 +100,7 @@ from controlroom.store.writer import (
     Statement,
 )
 
-if TYPE_CHECKING:  # the module itself is imported on first use (see `_screen`)
+if TYPE_CHECKING:  # the module itself is imported on first use (see `Gate.screen`)
     from controlroom.governance.screening import Level
 
 T = TypeVar("T")
@@ -1017,11 +1017,7 @@ class AgentRunner:
         agent is quarantined: it runs on with its outputs held, since whatever the text
         asked for, the content it came from is suspect.
         """
-        # Imported on first use: compiling its rules costs every CLI command a tenth of a
-        # second otherwise, and most never screen anything.
-        from controlroom.governance.screening import screen_or_hold
-
-        verdict = screen_or_hold(result, level)
+        verdict = self._services.gate.screen(result, level)
         if not verdict.flagged:
             return result
         self._pending.append(
@@ -1432,9 +1428,12 @@ def _destinations_in(arguments: dict[str, Any]) -> list[str]:
     """The domains a call's arguments send something to (e-mail addresses, URLs)."""
     domains: list[str] = []
     for value in arguments.values():
-        if value is None or isinstance(value, _NUMBERS):
+        if isinstance(value, str):
+            text = value  # as_text's answer, without the call
+        elif value is None or isinstance(value, _NUMBERS):
             continue  # no address in a number
-        text = as_text(value)
+        else:
+            text = as_text(value)
         if "@" in text or "://" in text:
             domains += destinations(text)
     return domains
