@@ -94,3 +94,20 @@ async def test_closing_lets_go_of_the_file_and_a_later_read_reopens(seeded: Data
     assert await db.rows("SELECT id FROM agents") == [("a-1",)]
     await db.close()
     assert not _wal_left(path), "a connection was left open"
+
+
+async def test_a_database_file_removed_meanwhile_is_not_created_again(seeded: Database) -> None:
+    await seeded.close()
+    _remove_with_sidecars(seeded.path)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        await seeded.rows("SELECT id FROM agents")
+    assert not _exists(seeded.path), "the read created a new database file"
+
+
+def _remove_with_sidecars(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()

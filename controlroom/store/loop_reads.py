@@ -96,7 +96,13 @@ class LoopReads:
 
     def _open(self, busy_timeout_ms: int) -> sqlite3.Connection:
         # Autocommit mode: the transactions are the BEGINs above. Any thread may close it.
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # `mode=rw`: a database file removed meanwhile is an error, never created anew.
+        conn = sqlite3.connect(
+            f"{self._path.resolve().as_uri()}?mode=rw",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         conn.execute("PRAGMA query_only=ON")
         return conn
