@@ -71,6 +71,19 @@ def test_gate_overhead_runs_the_workload_with_and_without_the_gate() -> None:
     assert abs(figures["overhead_pct"] - expected) < 0.1
 
 
+def test_tree_compares_a_team_with_as_many_independent_agents() -> None:
+    """A run fails unless every member completed with one effect per step, so a zero exit
+    means the team really did the work it is timed on."""
+    done = _bench("--scenario", "tree", "--agents", "4", "--steps", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert (figures["members"], figures["steps"]) == (4, 3)
+    assert len(figures["tree_runs"]) == len(figures["independent_runs"]) == figures["rounds"]
+    assert figures["tree_steps_per_s"] in figures["tree_runs"]
+    expected = figures["tree_steps_per_s"] / figures["independent_steps_per_s"] * 100
+    assert abs(figures["tree_pct_of_independent"] - expected) < 0.1
+
+
 def test_kill_switch_pauses_every_busy_agent() -> None:
     done = _bench("--scenario", "kill-switch", "--agents", "12", "--json")
     assert done.returncode == 0, done.stderr

@@ -16,19 +16,23 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-from controlroom.domain.models import AgentStatus, Turn
+from controlroom.domain.models import Turn
 from controlroom.domain.specs import AgentSpec, ScriptView, agent
 from controlroom.domain.teams import team
 from controlroom.orchestration.team_runner import TeamRunner
-from controlroom.runtime.bench import Receiver, bench_agent, run_benchmark, scratch_database
+from controlroom.runtime.bench import (
+    Receiver,
+    bench_agent,
+    run_benchmark,
+    run_until_idle,
+    scratch_database,
+)
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
-from controlroom.store import queries
 from controlroom.store.database import open_database
 
 
@@ -77,19 +81,9 @@ async def run_tree(members: int, steps: int, db_path: Path) -> dict[str, Any]:
             options=SupervisorOptions(exit_when_idle=True, poll_interval_s=0.05),
             coordinate=TeamRunner,
         )
-        started = time.perf_counter()
-        await supervisor.start()
-        await supervisor.wait()
-        elapsed = time.perf_counter() - started
-        await supervisor.stop()
-        if supervisor.fatal_error is not None:
-            raise supervisor.fatal_error
-        records = await queries.list_agents(db)
+        elapsed, records = await run_until_idle(supervisor, db)
     finally:
         await db.close()
-    unfinished = [r.id for r in records if r.status is not AgentStatus.COMPLETED]
-    if unfinished:
-        raise RuntimeError(f"tree members did not complete: {unfinished[:5]}")
     total = (members + 1) * steps
     if len(receiver.effects) != total:
         raise RuntimeError(f"{len(receiver.effects)} effects, expected {total}")

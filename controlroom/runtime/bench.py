@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from controlroom.domain.models import AgentStatus, Turn
+from controlroom.domain.models import AgentRecord, AgentStatus, Turn
 from controlroom.domain.specs import AgentSpec, ScriptView, ToolContext, agent, tool
 from controlroom.errors import ControlRoomError
 from controlroom.runtime.supervisor import Supervisor, SupervisorOptions
@@ -106,17 +106,7 @@ async def run_benchmark(
             ),
         )
         supervisor.collect_latencies = True
-        started = time.perf_counter()
-        await supervisor.start()
-        await supervisor.wait()
-        elapsed = time.perf_counter() - started
-        await supervisor.stop()
-        if supervisor.fatal_error is not None:
-            raise supervisor.fatal_error
-        records = await queries.list_agents(db)
-        unfinished = [r.id for r in records if r.status is not AgentStatus.COMPLETED]
-        if unfinished:
-            raise RuntimeError(f"benchmark agents did not complete: {unfinished[:5]}")
+        elapsed, records = await run_until_idle(supervisor, db)
         # Only the S tool-calling steps are counted; the closing answer turn is free time.
         total_steps = agents * steps
         resume_ms = await _resume_ms(db, [r.id for r in records[: min(20, len(records))]])
@@ -141,6 +131,23 @@ async def run_benchmark(
         "effects": len(receiver.effects),
         "commits": supervisor.writer.commits,
     }
+
+
+async def run_until_idle(supervisor: Supervisor, db: Database) -> tuple[float, list[AgentRecord]]:
+    """Run `supervisor` (made with `exit_when_idle`) until nothing is left to do: the seconds
+    from its start to then, and every agent's record. Raises unless every agent completed."""
+    started = time.perf_counter()
+    await supervisor.start()
+    await supervisor.wait()
+    elapsed = time.perf_counter() - started
+    await supervisor.stop()
+    if supervisor.fatal_error is not None:
+        raise supervisor.fatal_error
+    records = await queries.list_agents(db)
+    unfinished = [r.id for r in records if r.status is not AgentStatus.COMPLETED]
+    if unfinished:
+        raise RuntimeError(f"benchmark agents did not complete: {unfinished[:5]}")
+    return elapsed, records
 
 
 async def _resume_ms(db: Database, agent_ids: list[str]) -> float:
