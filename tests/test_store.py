@@ -73,6 +73,35 @@ async def test_group_commit_batches_preserves_order_and_ids_are_contiguous(
     assert chain_break(db.path) is None
 
 
+async def test_every_text_is_stored_exactly_as_given(writer: JournalWriter, db: Database) -> None:
+    """A batch reaches SQLite as JSON: quotes, backslashes, control characters (NUL too),
+    separators and characters outside the BMP must come out byte for byte, and the columns
+    keep their types."""
+    awkward = 'q"uote \\back\\slash\n\t\x00\x01\x1f \u2028\u2029 é 日本 😀 \ufeff end'
+    event = OperatorActed(command="note", target=awkward, operator="tester", outcome=awkward)
+    state = AgentState(agent_id="a-1", agent="a", intent=awkward)
+    messages = Message(role="user", content=awkward).model_dump_json()
+    delta = CheckpointDelta.of("a-1", f"[{messages}]", state)
+    result = await writer.commit([PendingEvent("a-1", "agent:a-1", 4, event)], delta)
+
+    stored = query(
+        db.path, "SELECT id, typeof(ts_ms), identity, kind, step, typeof(step), data FROM events"
+    )
+    assert len(stored) == 1
+    *columns, data = stored[0]
+    assert columns == [result.entries[0].id, "integer", "agent:a-1", event.kind, 4, "integer"]
+    assert data == event.model_dump_json()
+    assert json.loads(data)["outcome"] == awkward
+    checkpoint = query(
+        db.path, "SELECT event_id, step, typeof(step), messages, state FROM checkpoints"
+    )
+    assert checkpoint == [
+        (result.entries[0].id, 0, "integer", delta.messages_json, delta.state_json)
+    ]
+    assert AgentState.from_json(checkpoint[0][-1]).intent == awkward
+    assert chain_break(db.path) is None
+
+
 async def test_sequential_commits_each_wait_for_durability(
     writer: JournalWriter, db: Database
 ) -> None:
