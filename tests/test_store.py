@@ -25,6 +25,7 @@ from controlroom.governance.loops import HISTORY, SIGNATURE_CHARS
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.writer import (
+    COHORT_AGE_S,
     CheckpointDelta,
     JournalWriter,
     PendingEvent,
@@ -164,6 +165,46 @@ async def test_failed_group_commit_stops_the_writer(writer: JournalWriter, db: D
         writer.submit([_event(3)])
     assert query(db.path, "SELECT id FROM events") == [(ok.entries[0].id,)]
     assert chain_break(db.path) is None
+
+
+async def test_a_batch_that_fails_part_way_leaves_no_row(
+    writer: JournalWriter, db: Database
+) -> None:
+    """A batch without other statements is one autocommit statement: its second event's id
+    taken (by a row planted from outside) fails it whole, the first event and the
+    checkpoint included."""
+    with sqlite3.connect(db.path) as planted:
+        planted.execute(
+            "INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
+            " VALUES (2, 0, 'x', 'x', 'x', 0, '{}', x'00')"
+        )
+    state = AgentState(agent_id="a-1", agent="a", intent="x")
+    failing = writer.submit([_event(1), _event(2)], CheckpointDelta.of("a-1", "[]", state))
+    with pytest.raises(sqlite3.IntegrityError):
+        await failing
+    assert query(db.path, "SELECT id, agent_id FROM events") == [(2, "x")]
+    assert query(db.path, "SELECT COUNT(*) FROM checkpoints") == [(0,)]
+
+
+async def test_requests_gathering_in_a_long_iteration_start_a_batch_before_its_end(
+    writer: JournalWriter, db: Database
+) -> None:
+    """Many agents woken at once split into cohorts: once requests have gathered for
+    COHORT_AGE_S, the batch starts with them and later ones form the next."""
+    first = writer.submit([_event(1)])
+    busy_until = time.perf_counter() + COHORT_AGE_S * 2
+    while time.perf_counter() < busy_until:  # the loop's thread busy running agents
+        pass
+    second = writer.submit([_event(2)])
+    third = writer.submit([_event(3)])
+    results = await asyncio.gather(first, second, third)
+    assert writer.commits == 2
+    assert [r.entries[0].id for r in results] == [1, 2, 3]
+    assert chain_break(db.path) is None
+
+    quick = [writer.submit([_event(i)]) for i in range(4, 8)]  # an iteration of short steps
+    await asyncio.gather(*quick)
+    assert writer.commits == 3
 
 
 async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_loop(
