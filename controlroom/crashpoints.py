@@ -47,12 +47,6 @@ def _configure() -> None:
     _remaining = int(count) if count else 1
 
 
-def armed(name: str) -> bool:
-    """Whether this process is set to crash at point `name` (for code that must take a
-    slower path to make the point reachable at all)."""
-    return _target == name
-
-
 def reached(name: str, agent: str = "") -> None:
     """Mark that execution reached crash point `name` (in an agent of definition `agent`);
     kill the process if it is the target."""

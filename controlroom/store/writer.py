@@ -1,48 +1,36 @@
 """The journal writer: one owner of the write connection, committing in groups.
 
 Agents hand it their step's rows and await a future. Each batch of requests is one
-transaction and only once it is durable are its waiters woken (Invariant 1).
+transaction and only once it is durable are its waiters woken (Invariant 1). A transaction
+is split in two phases so the disk and the CPU work at the same time:
 
-The event loop's thread only prepares a batch (ids, timestamps, chain hashes); the
-transaction runs on aiosqlite's worker thread, so SQLite's work happens while agents run.
-What matters there is how often the worker needs the GIL back: each time SQLite returns,
-the worker waits for the loop's thread to let go of it (up to the switch interval, which
-the supervisor's process shortens: `runtime/process.py`). So a batch goes in as few SQLite
-calls as possible:
+- the rows are inserted on the event loop's thread (`BEGIN IMMEDIATE`, one `executemany`
+  per table): this only touches SQLite's page cache and costs microseconds a row;
+- `COMMIT` (the WAL append and the fsync) runs on aiosqlite's thread, which holds no GIL
+  while SQLite writes, so agents keep running meanwhile.
 
-- all its rows in *one* statement: an insert into a temporary view whose trigger reads the
-  events and checkpoints from JSON arrays (`json_each`). `executemany` would hand the GIL
-  back and forth around every row;
-- and, when the batch has no other statements, that one statement is the transaction
-  (autocommit: SQLite commits it, fsync included, before returning). A batch with
-  statements (status changes, inbox marks) is bracketed by `BEGIN IMMEDIATE` and `COMMIT`.
+Running the inserts on the worker thread instead would hand the GIL back and forth once a
+row while the loop is busy, each handoff waiting for the loop thread's switch interval.
 
-When does a batch start? An idle writer starts one at the end of the current loop
-iteration, so that every agent running in it shares one fsync. But if requests have been
-arriving for longer than `COHORT_AGE_S` in one iteration (many agents woken at once), the
-batch starts at once with those, and the rest form the next: the agents split into cohorts,
-one computing while the other's commit is on the disk. When a commit ends, the requests
-made meanwhile start the next batch at once if they too gathered that long; if not (a
-few agents, quick steps), they wait for the agents the commit wakes and share their
-commit, so that short steps never settle into cohorts too small to pay for an fsync each.
-(Measured here: at W(100,50), about 4,000 durable steps/s with `executemany` on the loop's
-thread and one batch per iteration; about 5,300 with the rows in one statement on the
-worker thread; about 6,600 with one SQLite call per batch, cohorts and a 0.5 ms switch
-interval. At W(10,100) cohorts of five agents were measured to lose 7-20%, hence the
-merging.)
+An idle writer starts a batch at the end of the current loop iteration, so every agent
+that runs in it (typically all those woken by the previous commit) shares one fsync;
+requests that arrive while a commit is on the disk form the next batch, which starts the
+moment that commit completes. Starting a batch earlier, so that agents woken together split
+into cohorts whose commits overlap each other's work, was measured here and lost: it doubled
+the commits, and each completion waited for the busy loop thread to give up the GIL.
 
-Requests are committed in submission order, one transaction at a time; a request is
-durable no later than every request submitted after it. If another process holds the
-write lock, the transaction waits for it on the worker thread, up to the busy timeout.
+If another process holds the write lock, `BEGIN IMMEDIATE` is not waited for on the loop's
+thread: the whole transaction is handed to the worker thread, which waits up to the busy
+timeout. Rows go through the driver connection rather than SQLAlchemy statements: on this
+hot path the Core overhead per row costs more than the insert itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import json
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -54,32 +42,18 @@ from controlroom.clock import Clock
 from controlroom.domain.events import Event, JournalEntry, event_json
 from controlroom.domain.models import AgentState
 from controlroom.store.chain import GENESIS, row_hash
-from controlroom.store.database import Database
+from controlroom.store.database import BUSY_TIMEOUT_MS, Database
 
-# How long requests may gather in one loop iteration before a batch starts without waiting
-# for the iteration's end (see the module docstring).
-COHORT_AGE_S = 0.002
+_INSERT_EVENT = (
+    "INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints (agent_id, event_id, step, messages, state) VALUES (?, ?, ?, ?, ?)"
+)
 
-# A batch's rows go in through this view (one per connection: TEMP objects). The events'
-# ids are consecutive from the first, the timestamp is the batch's, and each row's 32-byte
-# hash is its slice of one blob of all the hashes in order. Every text is an id or JSON
-# (whose strings escape NUL), so none holds the NUL that `->>` would cut at.
-_BATCH_VIEW = (
-    "CREATE TEMP VIEW IF NOT EXISTS journal_batch (first_id, ts_ms, events, hashes, checkpoints)"
-    " AS SELECT NULL, NULL, NULL, NULL, NULL WHERE 0"
-)
-_BATCH_TRIGGER = (
-    "CREATE TEMP TRIGGER IF NOT EXISTS journal_batch_insert"
-    " INSTEAD OF INSERT ON journal_batch BEGIN"
-    " INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
-    " SELECT NEW.first_id + key, NEW.ts_ms, value->>0, value->>1, value->>2, value->>3,"
-    " value->>4, substr(NEW.hashes, key * 32 + 1, 32) FROM json_each(NEW.events);"
-    " INSERT INTO checkpoints (agent_id, event_id, step, messages, state)"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4"
-    " FROM json_each(NEW.checkpoints);"
-    " END"
-)
-_INSERT_BATCH = "INSERT INTO journal_batch VALUES (?, ?, ?, ?, ?)"
+
+_Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, tuple[Any, ...]]]]
 
 
 class PendingEvent(NamedTuple):
@@ -150,7 +124,6 @@ class JournalWriter:
         self._clock = clock
         self._on_committed = on_committed
         self._pending: list[_Request] = []
-        self._first_pending_at = 0.0  # time.perf_counter() of the oldest pending request
         self._in_flight = False
         self._start_scheduled = False
         self._idle = asyncio.Event()
@@ -176,12 +149,8 @@ class JournalWriter:
         if row is not None:
             self._last_id, self._last_hash = int(row[0]), bytes(row[1])
         self.durable_head = (self._last_id, self._last_hash)
-        if self._driver._conn.isolation_level is not None:
-            # Python's sqlite3 would open a transaction before the batch's insert, and
-            # leave it open: the one-statement transaction needs autocommit.
-            raise RuntimeError("the journal writer needs an autocommit driver connection")
-        await self._driver.execute(_BATCH_VIEW)
-        await self._driver.execute(_BATCH_TRIGGER)
+        # Never wait for a lock on the loop's thread (see the module docstring).
+        await self._driver.execute("PRAGMA busy_timeout=0")
         self._open = True
 
     def submit(
@@ -202,29 +171,13 @@ class JournalWriter:
         if checkpoint is not None and not events:
             raise ValueError("a checkpoint must be committed with at least one event")
         future: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
-        pending = self._pending
-        pending.append(_Request(events, checkpoint, statements, future))
-        if len(pending) == 1:
-            self._first_pending_at = time.perf_counter()
-        if self._in_flight:
-            return future
-        if self._cohort_gathered():
-            self._start_batch()
-        else:
+        self._pending.append(_Request(events, checkpoint, statements, future))
+        if not self._in_flight and not self._start_scheduled:
             # Start at the end of this loop iteration, not now: every agent woken by the last
             # commit is already queued to run in it, and their requests then share one fsync.
-            self._schedule_start()
-        return future
-
-    def _cohort_gathered(self) -> bool:
-        """Whether the pending requests have gathered long enough to be worth a commit of
-        their own while later ones gather (see the module docstring)."""
-        return time.perf_counter() - self._first_pending_at >= COHORT_AGE_S
-
-    def _schedule_start(self) -> None:
-        if not self._start_scheduled:
             self._start_scheduled = True
             asyncio.get_running_loop().call_soon(self._scheduled_start)
+        return future
 
     def _scheduled_start(self) -> None:
         self._start_scheduled = False
@@ -245,14 +198,23 @@ class JournalWriter:
         self._open = False
         await self._idle.wait()
         if self._conn is not None:
+            # The connection goes back to the pool: give it back its busy timeout (if it still
+            # works at all after a failure).
+            with contextlib.suppress(sqlite3.Error):
+                await self._driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await self._conn.close()
             self._conn = None
 
     def _start_batch(self) -> None:
         batch, self._pending = self._pending, []
+        conn = self._driver._conn
         try:
             rows, batch_entries = self._rows(batch)
-            job = functools.partial(_transaction, self._driver._conn, rows)
+            try:
+                counts = _insert_rows(conn, busy_wait=False, rows=rows)
+                job = functools.partial(_commit, conn, counts)
+            except _Busy:
+                job = functools.partial(_write_transaction, conn, rows)
             done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
             # aiosqlite's worker queue: the primitive its public methods are built on. Putting
             # the job there directly starts the commit now, from this call, instead of when a
@@ -281,15 +243,10 @@ class JournalWriter:
         self.commits += 1
         self.durable_head = head
         crashpoints.reached("after-commit")
-        merge = False
-        if not self._pending:
-            self._idle.set()
-        elif self._cohort_gathered():
-            self._start_batch()  # the disk gets the next cohort before anyone is woken
+        if self._pending:
+            self._start_batch()  # the disk gets the next batch before anyone is woken
         else:
-            # A few requests that gathered during a short commit: rather than a commit of
-            # their own, they share the one of the agents woken now (started after them).
-            merge = True
+            self._idle.set()
         durable_at = self._clock.monotonic()
         counts = iter(done.result())
         published: list[JournalEntry] = []
@@ -302,8 +259,6 @@ class JournalWriter:
                 request.future.set_result(CommitResult(entries, rowcounts, durable_at))
         if self._on_committed is not None and published:
             self._on_committed(published)
-        if merge:
-            self._schedule_start()  # queued after the wake-ups, so it runs after those agents
 
     def _stop(self, batch: list[_Request], exc: Exception) -> None:
         """A failed group commit (disk full, I/O error) stops the writer for good.
@@ -319,18 +274,17 @@ class JournalWriter:
         self._idle.set()
 
     def _rows(self, batch: list[_Request]) -> tuple[_Rows, list[list[JournalEntry]]]:
-        """Assign ids, timestamps and chain hashes; gather the rows of one transaction.
+        """Assign ids, timestamps and chain hashes; build the rows of one transaction.
 
         The chain head advances here, at submission to the database: if the transaction
         fails the writer stops for good, so no later row can be chained to a lost one.
         """
         ts = self._clock.now_ms()
-        first_id = next_id = self._last_id + 1
+        next_id = self._last_id + 1
         prev = self._last_hash
-        event_rows: list[tuple[str, str, str, int, str]] = []
-        hashes: list[bytes] = []
-        checkpoint_rows: list[tuple[str, int, int, str, str]] = []
-        statements: list[Statement] = []
+        event_rows: list[tuple[Any, ...]] = []
+        checkpoint_rows: list[tuple[Any, ...]] = []
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         batch_entries: list[list[JournalEntry]] = []
         for request in batch:
             entries: list[JournalEntry] = []
@@ -338,8 +292,7 @@ class JournalWriter:
                 kind = event.kind
                 data = event_json(event)
                 prev = row_hash(prev, next_id, ts, agent_id, identity, kind, step, data)
-                event_rows.append((agent_id, identity, kind, step, data))
-                hashes.append(prev)
+                event_rows.append((next_id, ts, agent_id, identity, kind, step, data, prev))
                 entries.append(JournalEntry(next_id, ts, agent_id, identity, step, event))
                 next_id += 1
             checkpoint = request.checkpoint
@@ -358,48 +311,57 @@ class JournalWriter:
             batch_entries.append(entries)
         self._last_id = next_id - 1
         self._last_hash = prev
-        rows = _Rows(first_id, ts, event_rows, hashes, checkpoint_rows, statements)
-        return rows, batch_entries
+        return (event_rows, checkpoint_rows, statements), batch_entries
 
 
-class _Rows(NamedTuple):
-    """One transaction's rows, as the worker thread writes them."""
-
-    first_id: int
-    ts_ms: int
-    events: list[tuple[str, str, str, int, str]]
-    hashes: list[bytes]
-    checkpoints: list[tuple[str, int, int, str, str]]
-    statements: list[Statement]
+class _Busy(Exception):
+    """Another connection holds the write lock; the transaction must wait off the loop."""
 
 
-def _transaction(conn: sqlite3.Connection, rows: _Rows) -> list[int]:
-    """The group transaction, on the connection's worker thread (see the module docstring).
-    Returns each statement's rowcount."""
-    # Raw UTF-8 (no \u escapes) leaves SQLite's JSON reader nothing to decode but the
-    # escapes JSON requires.
-    batch = (
-        rows.first_id,
-        rows.ts_ms,
-        json.dumps(rows.events, ensure_ascii=False),
-        b"".join(rows.hashes),
-        json.dumps(rows.checkpoints, ensure_ascii=False),
-    )
-    if not rows.statements and not crashpoints.armed("in-transaction"):
-        conn.execute(_INSERT_BATCH, batch)  # its own transaction: durable when it returns
-        return []
-    # Also the way of a process set to crash with the rows written but not committed: in
-    # one statement that moment is inside SQLite.
-    conn.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for another process
+def _insert_rows(conn: sqlite3.Connection, *, busy_wait: bool, rows: _Rows) -> list[int]:
+    """Phase one: open the transaction and insert the batch. Returns statement rowcounts.
+
+    With `busy_wait` false the connection's busy timeout is zero and a held write lock
+    raises `_Busy` at once, before anything is written.
+    """
+    event_rows, checkpoint_rows, statements = rows
+    if busy_wait:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     try:
-        conn.execute(_INSERT_BATCH, batch)
-        rowcounts = [conn.execute(sql, params).rowcount for sql, params in rows.statements]
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not busy_wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            raise _Busy from None
+        raise
+    finally:
+        if busy_wait:
+            conn.execute("PRAGMA busy_timeout=0")
+    try:
+        if event_rows:
+            conn.executemany(_INSERT_EVENT, event_rows)
+        if checkpoint_rows:
+            conn.executemany(_INSERT_CHECKPOINT, checkpoint_rows)
+        rowcounts = [conn.execute(sql, params).rowcount for sql, params in statements]
         crashpoints.reached("in-transaction")
+    except BaseException:
+        _roll_back(conn)
+        raise
+    return rowcounts
+
+
+def _commit(conn: sqlite3.Connection, rowcounts: list[int]) -> list[int]:
+    """Phase two, on the connection's worker thread: make the batch durable."""
+    try:
         conn.execute("COMMIT")
     except BaseException:
         _roll_back(conn)
         raise
     return rowcounts
+
+
+def _write_transaction(conn: sqlite3.Connection, rows: _Rows) -> list[int]:
+    """Both phases on the worker thread, waiting for a write lock another process holds."""
+    return _commit(conn, _insert_rows(conn, busy_wait=True, rows=rows))
 
 
 def _roll_back(conn: sqlite3.Connection) -> None:
