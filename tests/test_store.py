@@ -25,7 +25,9 @@ from controlroom.governance.loops import HISTORY, SIGNATURE_CHARS
 from controlroom.store import queries
 from controlroom.store.database import Database
 from controlroom.store.writer import (
+    COHORT_AGE_S,
     CheckpointDelta,
+    CommitResult,
     JournalWriter,
     PendingEvent,
     Statement,
@@ -182,6 +184,51 @@ async def test_a_batch_that_fails_part_way_leaves_no_row(
         await failing
     assert query(db.path, "SELECT id, agent_id FROM events") == [(2, "x")]
     assert query(db.path, "SELECT COUNT(*) FROM checkpoints") == [(0,)]
+
+
+async def test_requests_gathering_in_a_long_iteration_start_a_batch_before_its_end(
+    writer: JournalWriter, db: Database
+) -> None:
+    """Many agents woken at once split into cohorts: once requests have gathered for
+    COHORT_AGE_S, the batch starts with them and later ones form the next."""
+    first = writer.submit([_event(1)])
+    busy_until = time.perf_counter() + COHORT_AGE_S * 2
+    while time.perf_counter() < busy_until:  # the loop's thread busy running agents
+        pass
+    second = writer.submit([_event(2)])
+    third = writer.submit([_event(3)])
+    results = await asyncio.gather(first, second, third)
+    assert writer.commits == 2
+    assert [r.entries[0].id for r in results] == [1, 2, 3]
+    assert chain_break(db.path) is None
+
+    quick = [writer.submit([_event(i)]) for i in range(4, 8)]  # an iteration of short steps
+    await asyncio.gather(*quick)
+    assert writer.commits == 3
+
+
+async def test_requests_gathered_during_a_short_commit_share_the_next_with_the_woken(
+    writer: JournalWriter, db: Database
+) -> None:
+    """A request made while a commit is on the disk does not get a commit of its own when
+    that one ends: it waits for the agents the commit wakes, and shares theirs."""
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # keeps the first commit in flight until released
+
+    async def agent() -> CommitResult:
+        await writer.submit([_event(1)])
+        return await writer.submit([_event(3)])  # woken by the first commit, goes on at once
+
+    stepping = asyncio.create_task(agent())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the agent submits; its batch starts and waits for the lock
+    meanwhile = writer.submit([_event(2)])
+    holder.execute("COMMIT")
+    holder.close()
+    woken = await asyncio.wait_for(stepping, 5)
+    assert (await meanwhile).entries[0].id == 2
+    assert woken.entries[0].id == 3
+    assert writer.commits == 2
 
 
 async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_loop(
