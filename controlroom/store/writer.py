@@ -12,8 +12,8 @@ is split in two phases so the disk and the CPU work at the same time:
 Running the inserts on the worker thread instead would hand the GIL back and forth once a
 row while the loop is busy, each handoff waiting for the loop thread's switch interval.
 (Measured here: with each table's rows as one `json_each` statement on the worker thread,
-the SQLite work left the loop but JSON encoding and parsing came on top, and both
-W(100,50) and W(10,100) lost 7-8%.)
+the SQLite work left the loop but JSON encoding and parsing came on top: W(100,50) lost 16%
+and W(10,100) 12%.)
 
 When does a batch start? An idle writer starts one at the end of the current loop
 iteration, so that every agent running in it shares one fsync. But if requests have been
