@@ -23,9 +23,9 @@ from controlroom.domain.events import AgentPaused, OperatorActed
 from controlroom.domain.models import AgentState, AgentStatus
 from controlroom.governance.loops import HISTORY, SIGNATURE_CHARS
 from controlroom.store import queries
+from controlroom.store import writer as writer_module
 from controlroom.store.database import Database
 from controlroom.store.writer import (
-    COHORT_AGE_S,
     CheckpointDelta,
     CommitResult,
     JournalWriter,
@@ -187,12 +187,14 @@ async def test_a_batch_that_fails_part_way_leaves_no_row(
 
 
 async def test_requests_gathering_in_a_long_iteration_start_a_batch_before_its_end(
-    writer: JournalWriter, db: Database
+    writer: JournalWriter, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Many agents woken at once split into cohorts: once requests have gathered for
     COHORT_AGE_S, the batch starts with them and later ones form the next."""
+    cohort_age_s = 0.05  # long enough that the quick submissions below never reach it
+    monkeypatch.setattr(writer_module, "COHORT_AGE_S", cohort_age_s)
     first = writer.submit([_event(1)])
-    busy_until = time.perf_counter() + COHORT_AGE_S * 2
+    busy_until = time.perf_counter() + cohort_age_s * 2
     while time.perf_counter() < busy_until:  # the loop's thread busy running agents
         pass
     second = writer.submit([_event(2)])
@@ -208,10 +210,12 @@ async def test_requests_gathering_in_a_long_iteration_start_a_batch_before_its_e
 
 
 async def test_requests_gathered_during_a_short_commit_share_the_next_with_the_woken(
-    writer: JournalWriter, db: Database
+    writer: JournalWriter, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A request made while a commit is on the disk does not get a commit of its own when
-    that one ends: it waits for the agents the commit wakes, and shares theirs."""
+    that one ends, unless it gathered for COHORT_AGE_S (set out of reach here): it waits
+    for the agents the commit wakes, and shares theirs."""
+    monkeypatch.setattr(writer_module, "COHORT_AGE_S", 60.0)
     holder = sqlite3.connect(db.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # keeps the first commit in flight until released
 

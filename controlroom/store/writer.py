@@ -26,8 +26,8 @@ so that quick steps never settle into cohorts too small to pay for an fsync each
 cohort's commit is woken as soon as the loop's thread lets go of the GIL, which the
 supervisor's process makes happen within 0.5 ms (`runtime/process.py`). Measured here with
 fresh processes alternating between builds: W(100,50) went from 5,736 to 6,624 durable
-steps/s (medians of eight), W(10,100) stayed at 4,800-5,000 (its iterations are shorter
-than a commit, so it does not split).
+steps/s (medians of eight), W(10,100) did not change (4,482 and 4,549, medians of six): its
+iterations are shorter than a commit, so it does not split.
 
 If another process holds the write lock, `BEGIN IMMEDIATE` is not waited for on the loop's
 thread: the whole transaction is handed to the worker thread, which waits up to the busy
@@ -282,8 +282,10 @@ class JournalWriter:
             self._start_batch()  # the disk gets the next cohort before anyone is woken
         else:
             # A few requests that gathered during a short commit: rather than a commit of
-            # their own, they share the one of the agents woken now (started after them).
+            # their own, they share the one of the agents woken now (started after them),
+            # gathering afresh with those.
             merge = True
+            self._first_pending_at = time.perf_counter()
         durable_at = self._clock.monotonic()
         counts = iter(done.result())
         published: list[JournalEntry] = []
