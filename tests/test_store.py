@@ -76,9 +76,9 @@ async def test_group_commit_batches_preserves_order_and_ids_are_contiguous(
 
 
 async def test_every_text_is_stored_exactly_as_given(writer: JournalWriter, db: Database) -> None:
-    """A batch reaches SQLite as JSON: quotes, backslashes, control characters (NUL too),
-    separators and characters outside the BMP must come out byte for byte, and the columns
-    keep their types."""
+    """Quotes, backslashes, control characters (NUL too), separators and characters outside
+    the BMP come out of the journal and the checkpoint byte for byte, and the columns keep
+    their types."""
     awkward = 'q"uote \\back\\slash\n\t\x00\x01\x1f \u2028\u2029 é 日本 😀 \ufeff end'
     event = OperatorActed(command="note", target=awkward, operator="tester", outcome=awkward)
     state = AgentState(agent_id="a-1", agent="a", intent=awkward)
@@ -173,11 +173,12 @@ async def test_a_batch_that_fails_part_way_leaves_no_row(
 ) -> None:
     """A group transaction is all or nothing: its second event's id taken (by a row planted
     from outside) fails it whole, the first event and the checkpoint included."""
-    with sqlite3.connect(db.path) as planted:
-        planted.execute(
-            "INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
-            " VALUES (2, 0, 'x', 'x', 'x', 0, '{}', x'00')"
-        )
+    planted = sqlite3.connect(db.path, isolation_level=None)
+    planted.execute(
+        "INSERT INTO events (id, ts_ms, agent_id, identity, kind, step, data, hash)"
+        " VALUES (2, 0, 'x', 'x', 'x', 0, '{}', x'00')"
+    )
+    planted.close()
     state = AgentState(agent_id="a-1", agent="a", intent="x")
     failing = writer.submit([_event(1), _event(2)], CheckpointDelta.of("a-1", "[]", state))
     with pytest.raises(sqlite3.IntegrityError):
@@ -226,6 +227,8 @@ async def test_requests_gathered_during_a_short_commit_share_the_next_with_the_w
     stepping = asyncio.create_task(agent())
     for _ in range(3):
         await asyncio.sleep(0)  # the agent submits; its batch starts and waits for the lock
+    # Without this the request below could join the first batch, and the test prove nothing.
+    assert writer._in_flight, "the first batch has not started"
     meanwhile = writer.submit([_event(2)])
     holder.execute("COMMIT")
     holder.close()
