@@ -1298,7 +1298,7 @@ async def _control_room(
     default="durability",
     show_default=True,
     help="durability: the canonical workload; gate-overhead: it with and without the "
-    "governance gate, alternately, 3 runs each; kill-switch: time for `kill-switch` to pause "
+    "governance gate, alternately, 7 runs each; kill-switch: time for `kill-switch` to pause "
     "every busy agent; approvals: memory and tasks of agents waiting for approval, and the "
     "time from a decision to the agent running again; ui: the control room attached while "
     "another process journals 500 events/s (key press to screen, the app's CPU); tree: a "

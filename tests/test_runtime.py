@@ -7,6 +7,7 @@ Each test reads what happened back from the journal (the truth), not from runtim
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -364,6 +365,23 @@ def test_effect_key_is_a_function_of_what_the_call_is() -> None:
         effect_key("mailer-1", 3, "send_mail", canonical_json({"to": "b@example.com", "n": 1})),
     }
     assert key not in others and len(others) == 4
+
+
+def test_canonical_json_is_the_sorted_compact_json_keys_were_always_derived_from() -> None:
+    """Keys of calls journaled by earlier versions are re-derived on recovery: the text must
+    stay exactly `json.dumps` with sorted keys, compact separators and raw UTF-8."""
+    values: list[Any] = [
+        {"b": [1, 2.5, None, True], "a": {"z": "é\u2028\U0001f600", "y": 'q"\\\n\x00'}},
+        {2: "int keys", 1: "become strings"},
+        [float("nan"), float("inf"), 1e-7, 10**30],
+        "text",
+        {},
+    ]
+    for value in values:
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(value) == expected
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
+        canonical_json({"a": {1, 2}})
 
 
 async def test_keys_are_identical_across_a_rerun(harness: Harness, tmp_path: Any) -> None:

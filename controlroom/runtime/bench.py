@@ -201,7 +201,7 @@ def benchmark(
         return asyncio.run(run_benchmark(agents, steps, path, synchronous, governance))
 
 
-def gate_overhead(agents: int, steps: int, rounds: int = 3) -> dict[str, Any]:
+def gate_overhead(agents: int, steps: int, rounds: int = 7) -> dict[str, Any]:
     """The workload with the full gate and without it, alternately, `rounds` times each.
 
     Alternating (and swapping which goes first each round) spreads a shared machine's drift

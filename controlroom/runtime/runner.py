@@ -583,7 +583,7 @@ class AgentRunner:
         state.output_tokens += usage.output_tokens
         if usage.cost_usd is None:
             state.unknown_cost_turns += 1
-        else:
+        elif usage.cost_usd:  # a free turn (the scripted model's) changes no total
             state.cost_usd += usage.cost_usd
             now = self._services.clock.now_ms()
             self._services.daily_spend.add(self.record.user, now, usage.cost_usd)
