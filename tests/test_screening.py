@@ -110,29 +110,50 @@ def test_strict_flags_more() -> None:
 
 
 def test_index_never_changes_which_rules_match() -> None:
-    """The anchor index only saves time: on every development text, and every view of it,
-    the rules found through it are the rules found by trying all of them."""
+    """On every development text, and every view of it, the rules found through the anchor
+    index are those found by trying every rule's regex on the whole view: no rule's groups
+    miss a form its regex was written for, in any text the rules were tuned on."""
     for row in _dev_rows():
         for view in normalize(row.text).views:
-            assert matching_rules(view) == matching_rules(view, gated=False), (
+            assert matching_rules(view) == matching_rules(view, "pattern"), (
                 view.origin,
                 view.text[:80],
             )
 
 
-def test_index_never_changes_which_rules_match_in_tool_results() -> None:
-    """The same on generated tool results (see below) and on JSON carrying each rule's
-    marks, which the index finds by a word they enclose or by their rarest character."""
+def test_index_finds_the_rules_their_definitions_select_in_tool_results() -> None:
+    """The index only saves time: on generated tool results (see below) and on JSON carrying
+    each rule's marks (found by a word they enclose or by their rarest character), it finds
+    the rules that taking each one as defined finds. (Their regexes alone may find more in
+    such text, where a word merely begins like a rule's: "exfiltratioom".)"""
     marked = [
         json.dumps({"note": f"see {mark} here", "id": 7}, ensure_ascii=False)
         for mark, _ in screening._MARKS
     ]
     for text in _generated() + marked + [text.upper() for text in marked]:
         for view in normalize(text).views:
-            assert matching_rules(view) == matching_rules(view, gated=False), (
+            assert matching_rules(view) == matching_rules(view, "definition"), (
                 view.origin,
                 view.text[:80],
             )
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "exfiltrate",
+        "exfiltrates",
+        "exfiltrated",
+        "exfiltrating",
+        "exfiltration",
+        "exfiltrations",
+        "exfiltrator",
+        "exfiltrators",
+    ],
+)
+def test_every_form_of_exfiltrate_is_a_tell(word: str) -> None:
+    text = f"Tool output: the plan is to {word} the customer database tonight."
+    assert "exfil.exfiltrate-word" in matching_rules(normalize(text).views[0])
 
 
 # -- the fast path ------------------------------------------------------------------------------

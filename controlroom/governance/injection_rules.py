@@ -1555,7 +1555,8 @@ RULES: tuple[Rule, ...] = (
         EXFILTRATION,
         0.4,
         r"\bexfiltrat\w+",
-        "exfiltrate exfiltrates exfiltrated exfiltrating exfiltration",
+        "exfiltrate exfiltrates exfiltrated exfiltrating exfiltration exfiltrations exfiltrator "
+        "exfiltrators",
     ),
     _rule(
         "secrets.confidential",

@@ -513,16 +513,32 @@ def _screen_comments(view: View, evidence: _Evidence, spans: dict[str, tuple[int
             evidence.add("comment-hit", 0.3, f"instructions hidden in a comment: {quote(body)}")
 
 
-def matching_rules(view: View, *, gated: bool = True) -> frozenset[str]:
-    """Names of the rules with a match in `view`: through the anchor index (as screening
-    does) or, with gated=False, by trying every rule on the whole view. The index only saves
-    time, so the two must agree; the tests hold it to that on every development text."""
-    if gated:
-        return frozenset(
-            ALL_RULES[number].name
-            for number, leads in plan(view).items()
-            if next(_matches(ALL_RULES[number], view.text, leads), None) is not None
-        )
+def matching_rules(
+    view: View, by: Literal["index", "definition", "pattern"] = "index"
+) -> frozenset[str]:
+    """Names of the rules with a match in `view`, found `by`:
+
+    - "index": through the anchor index, as screening does;
+    - "definition": by taking each rule as `Rule` defines it, one after the other: tried on a
+      view holding a word of each of its groups (where its first group's words occur, unless
+      it searches), or holding one of its marks (everywhere). The index only finds those
+      rules faster, so the two must agree on any text;
+    - "pattern": by trying every rule's regex on the whole view, whatever words it holds.
+      Where this finds more, a rule's groups miss a form its regex was written to catch; the
+      tests hold the development texts to finding nothing more."""
+    if by == "index":
+        chosen = plan(view)
+    else:
+        chosen = {}
+        for number, rule in enumerate(ALL_RULES):
+            if by == "pattern":
+                chosen[number] = None
+            elif rule.groups and all(not group.isdisjoint(view.words) for group in rule.groups):
+                chosen[number] = None if rule.search else rule.groups[0] & view.words
+            elif any(mark in view.text for mark in rule.marks):
+                chosen[number] = None
     return frozenset(
-        rule.name for rule in ALL_RULES if next(_matches(rule, view.text, None), None) is not None
+        ALL_RULES[number].name
+        for number, leads in chosen.items()
+        if next(_matches(ALL_RULES[number], view.text, leads), None) is not None
     )
