@@ -11,9 +11,12 @@ is split in two phases so the disk and the CPU work at the same time:
 
 Running the inserts on the worker thread instead would hand the GIL back and forth once a
 row while the loop is busy, each handoff waiting for the loop thread's switch interval.
-(Measured here: with each table's rows as one `json_each` statement on the worker thread,
-the SQLite work left the loop but JSON encoding and parsing came on top: W(100,50) lost 16%
-and W(10,100) 12%.)
+Fewer, larger statements do not rescue it. Measured here, alternating fresh processes:
+each table's rows as one `json_each` statement lost 16% at W(100,50) and 12% at W(10,100)
+(JSON encoding and parsing came on top); the rows as multi-row `VALUES` statements lost
+15% at W(100,50) (each statement still waits for the lock twice); all of them in one
+autocommit insert into a TEMP view whose triggers fill both tables gained 3% at W(100,50)
+and lost 5% at W(10,100).
 
 When does a batch start? An idle writer starts one at the end of the current loop
 iteration, so that every agent running in it shares one fsync. But if requests have been
